@@ -1,0 +1,2 @@
+// The public surface of @hyps/transport.
+export * from './protocol/index.js';
