@@ -35,7 +35,8 @@ export function channelProblem(
       if (tokenLength === 1) {
         const only = bytes[tokenStart];
         if (only === STAR || only === GT) {
-          if (kind !== 'pattern') return `${kind} may not have a '${String.fromCharCode(only)}' token`;
+          if (kind !== 'pattern')
+            return `${kind} may not have a '${String.fromCharCode(only)}' token`;
           if (only === GT && i !== end) return `'>' may only be the last token of a pattern`;
         }
       }

@@ -41,7 +41,12 @@ export function recordFrameLength(channelBytes: number, messageBytes: number): n
  * Writes a record frame at `offset` and returns the offset after it. Callers that batch many
  * records write them into one buffer with this.
  */
-export function writeRecord(target: Buffer, offset: number, channel: Bytes, message: Bytes): number {
+export function writeRecord(
+  target: Buffer,
+  offset: number,
+  channel: Bytes,
+  message: Bytes,
+): number {
   const start = offset;
   offset = put(target, offset + PREFIX_BYTES, channel);
   target[offset++] = NEWLINE;
@@ -137,5 +142,13 @@ export function encodeGroupMsgHead(group: Uint8Array, recordBodyLength: number):
 
 /** A whole GROUP_MSG frame (tests and tools; the broker uses encodeGroupMsgHead). */
 export function encodeGroupMsg(group: Bytes, channel: Bytes, message: Bytes): Buffer {
-  return encodeControl(Opcode.GROUP_MSG, group, NEWLINE_BYTES, channel, NEWLINE_BYTES, message, NEWLINE_BYTES);
+  return encodeControl(
+    Opcode.GROUP_MSG,
+    group,
+    NEWLINE_BYTES,
+    channel,
+    NEWLINE_BYTES,
+    message,
+    NEWLINE_BYTES,
+  );
 }

@@ -113,7 +113,11 @@ export class FrameDecoder {
       const bodyLength =
         chunk[offset]! * 0x1000000 +
         ((chunk[offset + 1]! << 16) | (chunk[offset + 2]! << 8) | chunk[offset + 3]!);
-      if (bodyLength > this.maxFrameBytes && available === PREFIX_BYTES && this.inAllowance(bodyLength)) {
+      if (
+        bodyLength > this.maxFrameBytes &&
+        available === PREFIX_BYTES &&
+        this.inAllowance(bodyLength)
+      ) {
         this.keepHead(chunk, offset); // the opcode decides whether this length is allowed
         return;
       }
@@ -152,10 +156,15 @@ export class FrameDecoder {
   private continueHead(chunk: Buffer): number {
     const head = this.head!;
     let offset = 0;
-    while (this.headFill < PREFIX_BYTES && offset < chunk.length) head[this.headFill++] = chunk[offset++]!;
+    while (this.headFill < PREFIX_BYTES && offset < chunk.length)
+      head[this.headFill++] = chunk[offset++]!;
     if (this.headFill < PREFIX_BYTES) return offset;
     const bodyLength = head.readUInt32BE(0);
-    if (bodyLength > this.maxFrameBytes && this.inAllowance(bodyLength) && this.headFill === PREFIX_BYTES) {
+    if (
+      bodyLength > this.maxFrameBytes &&
+      this.inAllowance(bodyLength) &&
+      this.headFill === PREFIX_BYTES
+    ) {
       if (offset === chunk.length) return offset;
       head[this.headFill++] = chunk[offset++]!;
     }
@@ -180,7 +189,12 @@ export class FrameDecoder {
     const bodyStart = start + PREFIX_BYTES;
     const first = buf[bodyStart]!;
     if (first >= 0x20 || first === NEWLINE) {
-      this.sink.onRecord(buf, start, first === NEWLINE ? bodyStart : recordChannelEnd(buf, bodyStart, end), end);
+      this.sink.onRecord(
+        buf,
+        start,
+        first === NEWLINE ? bodyStart : recordChannelEnd(buf, bodyStart, end),
+        end,
+      );
     } else {
       this.sink.onControl(this.parseControl(first, buf, bodyStart + 1, end));
     }
@@ -206,7 +220,11 @@ export class FrameDecoder {
         return parseOk(buf, start, end);
       case Opcode.ERR:
         if (end - start < 2) throw new ProtocolError('ERR body shorter than its code');
-        return { type: 'err', code: buf.readUInt16BE(start), message: buf.toString('utf8', start + 2, end) };
+        return {
+          type: 'err',
+          code: buf.readUInt16BE(start),
+          message: buf.toString('utf8', start + 2, end),
+        };
       case Opcode.DROPPED:
         if (end - start !== 4) throw new ProtocolError('DROPPED body must be 4 bytes');
         return { type: 'dropped', count: buf.readUInt32BE(start) };
@@ -226,18 +244,26 @@ function recordChannelEnd(buf: Buffer, bodyStart: number, end: number): number {
   return i;
 }
 
-function parseSubscription(type: 'sub' | 'unsub', buf: Buffer, start: number, end: number): ControlFrame {
+function parseSubscription(
+  type: 'sub' | 'unsub',
+  buf: Buffer,
+  start: number,
+  end: number,
+): ControlFrame {
   const newline = buf.indexOf(NEWLINE, start);
-  if (newline === -1 || newline >= end) return { type, pattern: buf.subarray(start, end), group: undefined };
+  if (newline === -1 || newline >= end)
+    return { type, pattern: buf.subarray(start, end), group: undefined };
   return { type, pattern: buf.subarray(start, newline), group: buf.subarray(newline + 1, end) };
 }
 
 function parseOk(buf: Buffer, start: number, end: number): ControlFrame {
   if (end - start < 4) throw new ProtocolError('OK body shorter than its count');
   const count = buf.readUInt32BE(start);
-  if (end - start !== 4 + 4 * count) throw new ProtocolError(`OK body does not hold ${count} results`);
+  if (end - start !== 4 + 4 * count)
+    throw new ProtocolError(`OK body does not hold ${count} results`);
   const results = new Array<number>(count);
-  for (let i = 0, offset = start + 4; i < count; i++, offset += 4) results[i] = buf.readUInt32BE(offset);
+  for (let i = 0, offset = start + 4; i < count; i++, offset += 4)
+    results[i] = buf.readUInt32BE(offset);
   return { type: 'ok', results };
 }
 
@@ -258,8 +284,7 @@ function parseGroupMsg(buf: Buffer, start: number, end: number): ControlFrame {
 
 /** A decoded frame as a plain object; what `decodeFrames` returns. */
 export type DecodedFrame =
-  | { type: 'record'; frame: Buffer; channel: Buffer; message: Buffer }
-  | ControlFrame;
+  { type: 'record'; frame: Buffer; channel: Buffer; message: Buffer } | ControlFrame;
 
 /** Decodes every whole frame of `data` at once (tools and tests; connections use FrameDecoder). */
 export function decodeFrames(data: Buffer, options: FrameDecoderOptions): DecodedFrame[] {
@@ -271,7 +296,10 @@ export function decodeFrames(data: Buffer, options: FrameDecoderOptions): Decode
           type: 'record',
           frame: buf.subarray(frameStart, frameEnd),
           channel: buf.subarray(frameStart + PREFIX_BYTES, channelEnd),
-          message: buf.subarray(Math.min(channelEnd + 1, frameEnd), Math.max(frameEnd - 1, channelEnd + 1)),
+          message: buf.subarray(
+            Math.min(channelEnd + 1, frameEnd),
+            Math.max(frameEnd - 1, channelEnd + 1),
+          ),
         });
       },
       onControl(frame) {

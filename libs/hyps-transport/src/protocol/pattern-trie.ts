@@ -52,7 +52,12 @@ export class PatternTrie<V> {
     this.matchAt(this.root, channel, 0, visit);
   }
 
-  private matchAt(node: TrieNode<V>, channel: readonly string[], depth: number, visit: (value: V) => void): void {
+  private matchAt(
+    node: TrieNode<V>,
+    channel: readonly string[],
+    depth: number,
+    visit: (value: V) => void,
+  ): void {
     if (depth === channel.length) {
       if (node.values) for (const value of node.values) visit(value);
       return;

@@ -1,0 +1,306 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { channelProblem } from '../protocol/channel.js';
+import { encodeErr, encodeGroupMsgHead } from '../protocol/encode.js';
+import { ErrorCode, PREFIX_BYTES } from '../protocol/opcodes.js';
+import { Authenticator, type Grant } from './auth.js';
+import { BrokerConfigError } from './broker-config-error.js';
+import { BrokerConnection, type ConnectionHost } from './broker-connection.js';
+import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './options.js';
+import { RoutingTable, type Subscription } from './routing-table.js';
+
+/** Counters for operators and tests. */
+export interface BrokerStats {
+  connections: number;
+  subscriptions: number;
+  patterns: number;
+  published: number;
+  delivered: number;
+  dropped: number;
+}
+
+/** Injected time source, so timer behaviour can be driven by tests. */
+export interface BrokerClock {
+  now(): number;
+}
+
+/** Bounds on the sweeper that checks connection timers. */
+const MIN_SWEEP_MS = 5;
+const MAX_SWEEP_MS = 1_000;
+
+/**
+ * The Hyps broker (PROTOCOL.md): accepts connections, routes records by channel, answers
+ * commands, and writes to each connection once per turn of the event loop.
+ */
+export class Broker implements ConnectionHost {
+  readonly options: BrokerOptions;
+  readonly authMode: BrokerOptions['auth']['mode'];
+  private readonly auth: Authenticator;
+  private readonly routes = new RoutingTable<BrokerConnection>();
+  private readonly connections = new Set<BrokerConnection>();
+  private readonly clock: BrokerClock;
+  private server: Server | null = null;
+  private dirty: BrokerConnection[] = [];
+  private flushQueued = false;
+  private sweeper: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private counters = { published: 0, delivered: 0, dropped: 0 };
+  private boundAddress: { host: string; port: number } | null = null;
+
+  constructor(options: Partial<BrokerOptions> = {}, clock: BrokerClock = Date) {
+    this.options = { ...DEFAULT_BROKER_OPTIONS, ...options };
+    validateOptions(this.options);
+    this.auth = new Authenticator(this.options.auth);
+    this.authMode = this.auth.mode;
+    this.clock = clock;
+  }
+
+  /** Starts listening; resolves with the bound address (the real port when `port` is 0). */
+  async listen(): Promise<{ host: string; port: number }> {
+    if (this.boundAddress) return this.boundAddress;
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : this.options.port;
+    this.boundAddress = { host: this.options.host, port };
+    this.startSweeper();
+    return this.boundAddress;
+  }
+
+  get address(): { host: string; port: number } | null {
+    return this.boundAddress;
+  }
+
+  stats(): BrokerStats {
+    return {
+      connections: this.connections.size,
+      subscriptions: this.routes.size,
+      patterns: this.routes.wildcardCount,
+      ...this.counters,
+    };
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, send each connection ERR 8 after what is already queued
+   * for it, give the writes up to shutdownTimeoutMs, then close whatever is left.
+   */
+  drain(): Promise<void> {
+    this.draining ??= this.runDrain();
+    return this.draining;
+  }
+
+  /** Closes every connection and the listener at once. */
+  async close(): Promise<void> {
+    for (const connection of this.connections) connection.destroy();
+    await this.stopListening();
+    this.stopSweeper();
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  newNonce(): string | undefined {
+    return this.auth.newNonce();
+  }
+
+  authenticate(hello: Record<string, unknown>, nonce: string | undefined): Grant | null {
+    return this.auth.verify(hello, nonce);
+  }
+
+  publish(
+    from: BrokerConnection,
+    buf: Buffer,
+    frameStart: number,
+    channelEnd: number,
+    frameEnd: number,
+  ): void {
+    const channelStart = frameStart + PREFIX_BYTES;
+    const channel = buf.toString('latin1', channelStart, channelEnd);
+    let route = this.routes.cached(channel);
+    if (route === undefined) {
+      const problem = channelProblem(
+        buf,
+        channelStart,
+        channelEnd,
+        'channel',
+        this.options.maxChannelBytes,
+      );
+      if (problem !== null) return from.answerError(ErrorCode.INVALID_CHANNEL, problem);
+      route = this.routes.route(channel);
+    }
+    const permissions = from.grant?.permissions;
+    if (permissions && !permissions.canPublish(channel.split('.'))) {
+      return from.answerError(
+        ErrorCode.PERMISSION_DENIED,
+        `not allowed to publish to '${buf.toString('utf8', channelStart, channelEnd)}'`,
+      );
+    }
+    let delivered = 0;
+    let dropped = 0;
+    const plain = route.plain;
+    for (let i = 0; i < plain.length; i++) {
+      if (plain[i]!.deliver(buf, frameStart, frameEnd)) delivered++;
+      else dropped++;
+    }
+    const groups = route.groups;
+    for (let g = 0; g < groups.length; g++) {
+      const { state, members } = groups[g]!;
+      const head = encodeGroupMsgHead(state.nameBytes, frameEnd - channelStart);
+      // Fair rotation; members this delivery would take over their bound are skipped.
+      const turn = state.next++ % members.length;
+      if (state.next >= members.length) state.next = 0;
+      let chosen = false;
+      for (let k = 0; k < members.length && !chosen; k++) {
+        chosen = members[(turn + k) % members.length]!.deliverToGroup(
+          head,
+          buf,
+          channelStart,
+          frameEnd,
+        );
+      }
+      if (chosen) delivered++;
+      else {
+        members[turn]!.countDrop();
+        dropped++;
+      }
+    }
+    this.counters.published++;
+    this.counters.delivered += delivered;
+    this.counters.dropped += dropped;
+    from.answerOk(delivered);
+  }
+
+  subscribe(
+    owner: BrokerConnection,
+    pattern: string,
+    group: string | null,
+  ): Subscription<BrokerConnection> {
+    return this.routes.add(owner, pattern, group);
+  }
+
+  unsubscribe(subscription: Subscription<BrokerConnection>): void {
+    this.routes.remove(subscription);
+  }
+
+  scheduleFlush(connection: BrokerConnection): void {
+    this.dirty.push(connection);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // setImmediate runs after every socket read of this poll phase: one write per connection
+    // covers all of them.
+    setImmediate(this.flushAll);
+  }
+
+  closed(connection: BrokerConnection): void {
+    this.connections.delete(connection);
+    for (const subscription of connection.subscriptions.values()) this.routes.remove(subscription);
+    connection.subscriptions.clear();
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushQueued = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+  };
+
+  private accept(socket: Socket): void {
+    if (this.draining) {
+      socket.end(encodeErr(ErrorCode.SHUTTING_DOWN, 'broker is shutting down'));
+      return;
+    }
+    if (this.connections.size >= this.options.maxConnections) {
+      socket.on('error', () => socket.destroy());
+      socket.end(
+        encodeErr(
+          ErrorCode.TOO_MANY_CONNECTIONS,
+          `broker is at ${this.options.maxConnections} connections`,
+        ),
+      );
+      setTimeout(() => socket.destroy(), 1_000).unref();
+      return;
+    }
+    this.connections.add(new BrokerConnection(socket, this));
+  }
+
+  private async runDrain(): Promise<void> {
+    const listenerClosed = this.stopListening();
+    this.flushAll();
+    const open = [...this.connections];
+    const allClosed = Promise.all(
+      open.map(
+        (c) =>
+          new Promise<void>(
+            (resolve) => c.socket.once('close', () => resolve()).destroyed && resolve(),
+          ),
+      ),
+    );
+    for (const connection of open) connection.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.shutdownTimeoutMs);
+    });
+    await Promise.race([allClosed, timeout]);
+    clearTimeout(timer);
+    for (const connection of this.connections) connection.destroy();
+    await listenerClosed;
+    this.stopSweeper();
+  }
+
+  private stopListening(): Promise<void> {
+    const server = this.server;
+    if (!server || !server.listening) return Promise.resolve();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  private startSweeper(): void {
+    const { helloTimeoutMs, frameTimeoutMs, pingIntervalMs } = this.options;
+    const period = Math.max(
+      MIN_SWEEP_MS,
+      Math.min(MAX_SWEEP_MS, Math.min(helloTimeoutMs, frameTimeoutMs, pingIntervalMs) / 4),
+    );
+    this.sweeper = setInterval(() => {
+      const now = this.now();
+      for (const connection of this.connections) connection.checkTimers(now);
+    }, period);
+    this.sweeper.unref();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+}
+
+function validateOptions(options: BrokerOptions): void {
+  const positive: (keyof BrokerOptions)[] = [
+    'maxFrameBytes',
+    'maxChannelBytes',
+    'maxBufferedBytes',
+    'maxSubscriptions',
+    'maxConnections',
+    'helloTimeoutMs',
+    'pingIntervalMs',
+    'frameTimeoutMs',
+  ];
+  for (const key of positive) {
+    const value = options[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+      throw new BrokerConfigError(`${key} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  if (options.maxFrameBytes > options.maxBufferedBytes) {
+    throw new BrokerConfigError(
+      `maxFrameBytes (${options.maxFrameBytes}) exceeds maxBufferedBytes (${options.maxBufferedBytes}): a frame could never be queued`,
+    );
+  }
+  if (options.maxFrameBytes > 0x7fffffff)
+    throw new BrokerConfigError('maxFrameBytes must be below 2^31');
+}

@@ -1,0 +1,136 @@
+import { isWildcardPattern } from '../protocol/channel.js';
+import { PatternTrie } from '../protocol/pattern-trie.js';
+
+/**
+ * One subscription of one connection. Routing keys (pattern, group) are latin1 strings of the
+ * wire bytes: one char per byte, so no UTF-8 decoding on the publish path.
+ */
+export interface Subscription<C> {
+  readonly owner: C;
+  readonly pattern: string;
+  readonly tokens: readonly string[];
+  /** Null for a plain subscription. */
+  readonly group: string | null;
+}
+
+/** Rotation state of a group, shared by every cached route that names it. */
+export interface GroupState {
+  readonly name: string;
+  /** The group name's wire bytes, for GROUP_MSG heads. */
+  readonly nameBytes: Buffer;
+  next: number;
+  references: number;
+}
+
+export interface GroupRoute<C> {
+  readonly state: GroupState;
+  readonly members: C[];
+}
+
+/** Who receives a record on one channel (PROTOCOL.md section 3). */
+export interface Route<C> {
+  /** Connections with at least one matching plain subscription, each once. */
+  readonly plain: C[];
+  readonly groups: GroupRoute<C>[];
+}
+
+/** Bound on cached routes, so a publisher spraying new channel names cannot grow memory. */
+const MAX_CACHED_ROUTES = 65_536;
+
+/**
+ * The broker's subscriptions: a hash map for exact channels, a token trie for wildcard patterns,
+ * and a per-channel cache of computed routes, invalidated on changes that can affect it.
+ */
+export class RoutingTable<C> {
+  private readonly exact = new Map<string, Set<Subscription<C>>>();
+  private readonly wildcard = new PatternTrie<Subscription<C>>();
+  private readonly cache = new Map<string, Route<C>>();
+  private readonly groups = new Map<string, GroupState>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  get wildcardCount(): number {
+    return this.wildcard.size;
+  }
+
+  /** The cached route of `channel`, or undefined when it must be computed. */
+  cached(channel: string): Route<C> | undefined {
+    return this.cache.get(channel);
+  }
+
+  /** Computes and caches the route of a valid channel. */
+  route(channel: string): Route<C> {
+    const plain = new Set<C>();
+    const groups = new Map<string, Set<C>>();
+    const visit = (subscription: Subscription<C>): void => {
+      if (subscription.group === null) {
+        plain.add(subscription.owner);
+        return;
+      }
+      let members = groups.get(subscription.group);
+      if (!members) groups.set(subscription.group, (members = new Set()));
+      members.add(subscription.owner);
+    };
+    this.exact.get(channel)?.forEach(visit);
+    if (this.wildcard.size > 0) this.wildcard.match(channel.split('.'), visit);
+    const route: Route<C> = {
+      plain: [...plain],
+      groups: [...groups].map(([name, members]) => ({
+        state: this.groups.get(name)!,
+        members: [...members],
+      })),
+    };
+    if (this.cache.size >= MAX_CACHED_ROUTES) this.cache.clear();
+    this.cache.set(channel, route);
+    return route;
+  }
+
+  add(owner: C, pattern: string, group: string | null): Subscription<C> {
+    const tokens = pattern.split('.');
+    const subscription: Subscription<C> = { owner, pattern, tokens, group };
+    if (isWildcardPattern(tokens)) {
+      this.wildcard.add(tokens, subscription);
+      this.cache.clear();
+    } else {
+      let set = this.exact.get(pattern);
+      if (!set) this.exact.set(pattern, (set = new Set()));
+      set.add(subscription);
+      this.cache.delete(pattern);
+    }
+    if (group !== null) this.retainGroup(group);
+    this.count++;
+    return subscription;
+  }
+
+  remove(subscription: Subscription<C>): void {
+    const { pattern, tokens, group } = subscription;
+    if (isWildcardPattern(tokens)) {
+      if (!this.wildcard.remove(tokens, subscription)) return;
+      this.cache.clear();
+    } else {
+      const set = this.exact.get(pattern);
+      if (!set?.delete(subscription)) return;
+      if (set.size === 0) this.exact.delete(pattern);
+      this.cache.delete(pattern);
+    }
+    if (group !== null) this.releaseGroup(group);
+    this.count--;
+  }
+
+  private retainGroup(name: string): void {
+    let state = this.groups.get(name);
+    if (!state) {
+      state = { name, nameBytes: Buffer.from(name, 'latin1'), next: 0, references: 0 };
+      this.groups.set(name, state);
+    }
+    state.references++;
+  }
+
+  private releaseGroup(name: string): void {
+    const state = this.groups.get(name)!;
+    if (--state.references === 0) this.groups.delete(name);
+  }
+}
