@@ -21,6 +21,7 @@ export default {
     '^@hyps/transport$': '<rootDir>/libs/hyps-transport/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

@@ -5,6 +5,7 @@ import { HypsError } from '../protocol/errors.js';
 import { FrameDecoder, type ControlFrame, type FrameSink } from '../protocol/frame-decoder.js';
 import { ErrorCode, isFatalErrorCode, PROTOCOL_VERSION } from '../protocol/opcodes.js';
 import type { Grant } from './auth.js';
+import type { BrokerCounters } from './broker-counters.js';
 import type { BrokerOptions } from './options.js';
 import { OutputQueue } from './output-queue.js';
 import type { Subscription } from './routing-table.js';
@@ -12,6 +13,7 @@ import type { Subscription } from './routing-table.js';
 /** What a connection needs from its broker. */
 export interface ConnectionHost {
   readonly options: BrokerOptions;
+  readonly counters: BrokerCounters;
   now(): number;
   /** Routes a record from `from` and answers it. */
   publish(
@@ -139,6 +141,7 @@ export class BrokerConnection implements FrameSink {
   /** Answers the oldest unanswered command with ERR; a fatal code also closes the connection. */
   answerError(code: number, message: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.host.counters.countError(code);
     this.output.settleOks();
     this.output.pushFrame(encodeErr(code, message));
     if (isFatalErrorCode(code)) {
@@ -152,7 +155,7 @@ export class BrokerConnection implements FrameSink {
   flush(): void {
     this.flushPending = false;
     if (this.state === 'closed') return;
-    this.output.flush();
+    this.host.counters.bytesOut += this.output.flush();
     if (this.droppedSinceNotice > 0 && this.socket.writableLength === 0) this.sendDroppedNotice();
     if (
       !this.readingPaused &&
@@ -233,6 +236,7 @@ export class BrokerConnection implements FrameSink {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.host.counters.bytesIn += chunk.length;
     this.pingsUnanswered = 0;
     const framesBefore = this.framesSeen;
     try {
@@ -352,7 +356,7 @@ export class BrokerConnection implements FrameSink {
     const count = this.droppedSinceNotice;
     this.droppedSinceNotice = 0;
     this.output.pushFrame(encodeDropped(count));
-    this.output.flush();
+    this.host.counters.bytesOut += this.output.flush();
   }
 
   /** The socket wrote everything it held: resume reading and report drops. */
@@ -369,7 +373,7 @@ export class BrokerConnection implements FrameSink {
 
   private closeAfterFlush(): void {
     this.state = 'closing';
-    this.output.flush();
+    this.host.counters.bytesOut += this.output.flush();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
     if (this.readingPaused) this.socket.resume(); // let the peer's FIN reach us

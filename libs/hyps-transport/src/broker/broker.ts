@@ -1,10 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { channelProblem } from '../protocol/channel.js';
 import { encodeErr, encodeGroupMsgHead } from '../protocol/encode.js';
 import { ErrorCode, PREFIX_BYTES } from '../protocol/opcodes.js';
 import { Authenticator, type Grant } from './auth.js';
 import { BrokerConfigError } from './broker-config-error.js';
 import { BrokerConnection, type ConnectionHost } from './broker-connection.js';
+import { BrokerCounters } from './broker-counters.js';
 import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './options.js';
 import { RoutingTable, type Subscription } from './routing-table.js';
 
@@ -16,7 +18,16 @@ export interface BrokerStats {
   published: number;
   delivered: number;
   dropped: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectionsAccepted: number;
+  connectionsRejected: number;
+  /** ERR frames sent, by wire code. */
+  errors: Record<number, number>;
 }
+
+/** Where the broker is in its life: health checks report ready only while `listening`. */
+export type BrokerState = 'idle' | 'listening' | 'draining' | 'closed';
 
 /** Injected time source, so timer behaviour can be driven by tests. */
 export interface BrokerClock {
@@ -43,7 +54,8 @@ export class Broker implements ConnectionHost {
   private flushQueued = false;
   private sweeper: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
-  private counters = { published: 0, delivered: 0, dropped: 0 };
+  readonly counters = new BrokerCounters();
+  private lifecycle: BrokerState = 'idle';
   private boundAddress: { host: string; port: number } | null = null;
 
   constructor(options: Partial<BrokerOptions> = {}, clock: BrokerClock = Date) {
@@ -57,7 +69,22 @@ export class Broker implements ConnectionHost {
   /** Starts listening; resolves with the bound address (the real port when `port` is 0). */
   async listen(): Promise<{ host: string; port: number }> {
     if (this.boundAddress) return this.boundAddress;
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const accept = (socket: Socket): void => this.accept(socket);
+    const { tls } = this.options;
+    const server = tls
+      ? createTlsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ca: tls.ca,
+            requestCert: tls.ca !== undefined,
+            rejectUnauthorized: tls.ca !== undefined,
+          },
+          accept,
+        )
+      : createServer({ noDelay: true }, accept);
+    // A failed TLS handshake is that peer's problem only.
+    server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -69,6 +96,7 @@ export class Broker implements ConnectionHost {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : this.options.port;
     this.boundAddress = { host: this.options.host, port };
+    this.lifecycle = 'listening';
     this.startSweeper();
     return this.boundAddress;
   }
@@ -77,12 +105,24 @@ export class Broker implements ConnectionHost {
     return this.boundAddress;
   }
 
+  get state(): BrokerState {
+    return this.lifecycle;
+  }
+
   stats(): BrokerStats {
+    const { counters } = this;
     return {
       connections: this.connections.size,
       subscriptions: this.routes.size,
       patterns: this.routes.wildcardCount,
-      ...this.counters,
+      published: counters.published,
+      delivered: counters.delivered,
+      dropped: counters.dropped,
+      bytesIn: counters.bytesIn,
+      bytesOut: counters.bytesOut,
+      connectionsAccepted: counters.connectionsAccepted,
+      connectionsRejected: counters.connectionsRejected,
+      errors: Object.fromEntries(counters.errors),
     };
   }
 
@@ -97,6 +137,7 @@ export class Broker implements ConnectionHost {
 
   /** Closes every connection and the listener at once. */
   async close(): Promise<void> {
+    this.lifecycle = 'closed';
     for (const connection of this.connections) connection.destroy();
     await this.stopListening();
     this.stopSweeper();
@@ -231,6 +272,7 @@ export class Broker implements ConnectionHost {
   }
 
   private async runDrain(): Promise<void> {
+    this.lifecycle = 'draining';
     const listenerClosed = this.stopListening();
     this.flushAll();
     const open = [...this.connections];
@@ -252,6 +294,7 @@ export class Broker implements ConnectionHost {
     for (const connection of this.connections) connection.destroy();
     await listenerClosed;
     this.stopSweeper();
+    this.lifecycle = 'closed';
   }
 
   private stopListening(): Promise<void> {

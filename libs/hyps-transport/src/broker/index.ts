@@ -1,4 +1,5 @@
-export { Broker, type BrokerStats, type BrokerClock } from './broker.js';
+export { Broker, type BrokerStats, type BrokerClock, type BrokerState } from './broker.js';
+export { BrokerCounters } from './broker-counters.js';
 export { BrokerConfigError } from './broker-config-error.js';
 export { loadUsersFile, parseUsers } from './auth.js';
 export {

@@ -13,6 +13,13 @@ export interface HypsUser {
 export type BrokerAuth =
   { mode: 'none' } | { mode: 'token'; token: string } | { mode: 'hmac'; users: HypsUser[] };
 
+/** TLS for the listener. With `ca`, clients must present a certificate signed by it. */
+export interface BrokerTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca?: string | Buffer;
+}
+
 /** Everything a broker can be told; every field has a default (see DEFAULT_BROKER_OPTIONS). */
 export interface BrokerOptions {
   /** Address to listen on. */
@@ -41,6 +48,8 @@ export interface BrokerOptions {
   shutdownTimeoutMs: number;
   /** Version string reported in INFO. */
   version: string;
+  /** Serve TLS instead of plain TCP (PEM contents, not paths). */
+  tls?: BrokerTlsOptions;
 }
 
 export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze<BrokerOptions>({

@@ -61,16 +61,16 @@ export class OutputQueue {
     this.pushFrame(frame);
   }
 
-  /** Writes everything queued in one go. */
-  flush(): void {
+  /** Writes everything queued in one go; returns the bytes handed to the socket. */
+  flush(): number {
     this.settleOks();
     this.closeRun();
     const pieces = this.pieces;
-    if (pieces.length === 0) return;
+    if (pieces.length === 0) return 0;
     const total = this.queuedBytes;
     this.pieces = [];
     this.queuedBytes = 0;
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed) return 0;
     if (pieces.length === 1) {
       this.socket.write(pieces[0]!);
     } else if (pieces.length > CONCAT_THRESHOLD) {
@@ -80,6 +80,7 @@ export class OutputQueue {
       for (const piece of pieces) this.socket.write(piece);
       this.socket.uncork();
     }
+    return total;
   }
 
   private closeRun(): void {
