@@ -1,0 +1,197 @@
+// Runs the BUILT broker (`npm run build` first) as a child process, for end-to-end tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is test/e2e/helpers/spawn-broker.ts). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BROKER_BIN = fileURLToPath(
+  new URL('../../../apps/broker/bin/hyps-broker.js', import.meta.url),
+);
+
+const LISTENING = /listening on (\S+):(\d+)/;
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnedBroker {
+  host: string;
+  port: number;
+  process: ChildProcess;
+  /** Everything the broker printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<ExitStatus>;
+  /** SIGTERM (a graceful drain), then SIGKILL if it has not exited within `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<ExitStatus>;
+  /** SIGKILL now; resolves on exit. */
+  kill(): Promise<ExitStatus>;
+}
+
+export interface SpawnOptions {
+  /** Extra environment variables (merged over this process's environment). */
+  env?: NodeJS.ProcessEnv;
+  /** Bound on waiting for the listening line. */
+  startTimeoutMs?: number;
+  /** Replaces the default `--host 127.0.0.1 --port 0` arguments when given. */
+  baseArgs?: string[];
+  /**
+   * Run in a new process group and signal the whole group: for wrappers such as `npx` whose
+   * own child is the broker, so stop()/kill() reach it too.
+   */
+  processGroup?: boolean;
+}
+
+const DEFAULT_START_TIMEOUT_MS = 10_000;
+const DEFAULT_STOP_TIMEOUT_MS = 8_000;
+
+/**
+ * Spawns `node apps/broker/bin/hyps-broker.js --host 127.0.0.1 --port 0 ...extraArgs` and resolves
+ * once it prints its `listening on <host>:<port>` line. Rejects (and kills the child) when it exits
+ * first or the line does not come within the bound.
+ */
+export function spawnBroker(
+  extraArgs: string[] = [],
+  options: SpawnOptions = {},
+): Promise<SpawnedBroker> {
+  const args = [BROKER_BIN, ...(options.baseArgs ?? ['--host', '127.0.0.1', '--port', '0'])];
+  return startProcess(process.execPath, [...args, ...extraArgs], options);
+}
+
+/** Like spawnBroker, for any command that starts a broker (e.g. `npx hyps-broker`). */
+export function startProcess(
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Promise<SpawnedBroker> {
+  const group = options.processGroup ?? false;
+  const child = spawn(command, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  // Keep a late 'error' (e.g. a failed kill) from crashing the test process.
+  child.on('error', (e) => (err += `\n[spawn error] ${e.message}`));
+  const exited = exitOf(child);
+
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (group && child.pid !== undefined) process.kill(-child.pid, name);
+      else if (isRunning(child)) child.kill(name);
+    } catch {
+      // Already gone.
+    }
+  };
+  const stop = async (timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<ExitStatus> => {
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), timeoutMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const kill = (): Promise<ExitStatus> => {
+    signal('SIGKILL');
+    return exited;
+  };
+
+  return new Promise<SpawnedBroker>((resolve, reject) => {
+    const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    const fail = (why: string) => {
+      cleanup();
+      const report = () =>
+        reject(new Error(`broker did not start: ${why}\nstdout:\n${out}\nstderr:\n${err}`));
+      // A child that never spawned may never emit 'close'; don't wait for it forever.
+      const bound = setTimeout(report, 2_000);
+      void kill().then(() => {
+        clearTimeout(bound);
+        report();
+      });
+    };
+    const timer = setTimeout(
+      () => fail(`no listening line within ${startTimeoutMs} ms`),
+      startTimeoutMs,
+    );
+    const onData = () => {
+      const match = LISTENING.exec(out);
+      if (!match) return;
+      cleanup();
+      resolve({
+        host: match[1],
+        port: Number(match[2]),
+        process: child,
+        stdout: () => out,
+        stderr: () => err,
+        exited,
+        stop,
+        kill,
+      });
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+      fail(`exited with code ${code} signal ${signal}`);
+    const onError = (error: Error) => fail(`cannot run ${command}: ${error.message}`);
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.off('exit', onExit);
+      child.off('error', onError);
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+}
+
+export interface RunResult extends ExitStatus {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the broker with these arguments to completion (for --help and configuration errors).
+ * SIGKILLs it and rejects if it is still running after `timeoutMs`.
+ */
+export function runBroker(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const child = spawn(process.execPath, [BROKER_BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  return new Promise<RunResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hyps-broker ${args.join(' ')} still running after ${timeoutMs} ms`));
+    }, timeoutMs);
+    void exitOf(child).then((status) => {
+      clearTimeout(timer);
+      resolve({ ...status, stdout, stderr });
+    });
+  });
+}
+
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+// Call right after spawn. 'close' rather than 'exit', so all output has been read by then.
+function exitOf(child: ChildProcess): Promise<ExitStatus> {
+  return new Promise((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+}
