@@ -81,7 +81,8 @@ export class FrameDecoder {
 
   /** Bytes held for an incomplete frame. */
   get bufferedBytes(): number {
-    return this.frame ? this.frame.length : this.headFill;
+    // headFill is not reset when a head is done with, so only count it while a head is held.
+    return this.frame ? this.frame.length : this.head ? this.headFill : 0;
   }
 
   push(chunk: Buffer): void {
@@ -244,15 +245,20 @@ function recordChannelEnd(buf: Buffer, bodyStart: number, end: number): number {
   return i;
 }
 
+/** The first newline in `buf[start..end)`, or -1; never scans past the frame. */
+function newlineWithin(buf: Buffer, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (buf[i] === NEWLINE) return i;
+  return -1;
+}
+
 function parseSubscription(
   type: 'sub' | 'unsub',
   buf: Buffer,
   start: number,
   end: number,
 ): ControlFrame {
-  const newline = buf.indexOf(NEWLINE, start);
-  if (newline === -1 || newline >= end)
-    return { type, pattern: buf.subarray(start, end), group: undefined };
+  const newline = newlineWithin(buf, start, end);
+  if (newline === -1) return { type, pattern: buf.subarray(start, end), group: undefined };
   return { type, pattern: buf.subarray(start, newline), group: buf.subarray(newline + 1, end) };
 }
 
@@ -268,7 +274,7 @@ function parseOk(buf: Buffer, start: number, end: number): ControlFrame {
 }
 
 function parseGroupMsg(buf: Buffer, start: number, end: number): ControlFrame {
-  const groupEnd = buf.indexOf(NEWLINE, start);
+  const groupEnd = newlineWithin(buf, start, end);
   if (groupEnd === -1 || groupEnd >= end - 1) throw new ProtocolError('GROUP_MSG without a group');
   const channelStart = groupEnd + 1;
   const channelEnd = recordChannelEnd(buf, channelStart, end);
