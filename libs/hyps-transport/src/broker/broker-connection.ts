@@ -207,6 +207,12 @@ export class BrokerConnection implements FrameSink {
     this.socket.destroy();
   }
 
+  /** Resolves once the socket has closed and the broker has forgotten this connection. */
+  whenClosed(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
   onRecord(buf: Buffer, frameStart: number, channelEnd: number, frameEnd: number): void {
     this.framesSeen++;
     if (this.state !== 'open') return this.rejectBeforeHello();

@@ -138,7 +138,9 @@ export class Broker implements ConnectionHost {
   /** Closes every connection and the listener at once. */
   async close(): Promise<void> {
     this.lifecycle = 'closed';
-    for (const connection of this.connections) connection.destroy();
+    const open = [...this.connections];
+    for (const connection of open) connection.destroy();
+    await Promise.all(open.map((connection) => connection.whenClosed()));
     await this.stopListening();
     this.stopSweeper();
   }
@@ -253,22 +255,23 @@ export class Broker implements ConnectionHost {
   };
 
   private accept(socket: Socket): void {
-    if (this.draining) {
-      socket.end(encodeErr(ErrorCode.SHUTTING_DOWN, 'broker is shutting down'));
-      return;
-    }
+    if (this.draining)
+      return this.refuse(socket, ErrorCode.SHUTTING_DOWN, 'broker is shutting down');
     if (this.connections.size >= this.options.maxConnections) {
-      socket.on('error', () => socket.destroy());
-      socket.end(
-        encodeErr(
-          ErrorCode.TOO_MANY_CONNECTIONS,
-          `broker is at ${this.options.maxConnections} connections`,
-        ),
-      );
-      setTimeout(() => socket.destroy(), 1_000).unref();
-      return;
+      const message = `broker is at ${this.options.maxConnections} connections`;
+      return this.refuse(socket, ErrorCode.TOO_MANY_CONNECTIONS, message);
     }
+    this.counters.connectionsAccepted++;
     this.connections.add(new BrokerConnection(socket, this));
+  }
+
+  /** Sends a fatal ERR instead of INFO and closes (PROTOCOL.md section 5). */
+  private refuse(socket: Socket, code: number, message: string): void {
+    this.counters.connectionsRejected++;
+    this.counters.countError(code);
+    socket.on('error', () => socket.destroy());
+    socket.end(encodeErr(code, message));
+    setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
   private async runDrain(): Promise<void> {
@@ -276,22 +279,20 @@ export class Broker implements ConnectionHost {
     const listenerClosed = this.stopListening();
     this.flushAll();
     const open = [...this.connections];
-    const allClosed = Promise.all(
-      open.map(
-        (c) =>
-          new Promise<void>(
-            (resolve) => c.socket.once('close', () => resolve()).destroyed && resolve(),
-          ),
-      ),
-    );
+    const allClosed = Promise.all(open.map((connection) => connection.whenClosed()));
     for (const connection of open) connection.shutdown();
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.shutdownTimeoutMs);
-    });
-    await Promise.race([allClosed, timeout]);
+    const timedOut = await Promise.race([
+      allClosed.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.options.shutdownTimeoutMs);
+      }),
+    ]);
     clearTimeout(timer);
-    for (const connection of this.connections) connection.destroy();
+    if (timedOut) {
+      for (const connection of this.connections) connection.destroy();
+      await allClosed;
+    }
     await listenerClosed;
     this.stopSweeper();
     this.lifecycle = 'closed';
