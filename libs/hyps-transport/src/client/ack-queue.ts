@@ -1,0 +1,123 @@
+import { ProtocolError } from '../protocol/errors.js';
+
+/** What a publish resolves with: the number of deliveries the broker made. */
+export interface PublishResult {
+  receivers: number;
+}
+
+export type PublishResolve = (result: PublishResult) => void;
+export type CommandResolve = (result: number) => void;
+export type Reject = (error: Error) => void;
+
+const PUBLISH = 0;
+const COMMAND = 1;
+const INITIAL_CAPACITY = 1024;
+
+/**
+ * Commands waiting for their answer, oldest first. The broker answers by position (an OK settles
+ * the oldest n, an ERR the oldest one), so a FIFO is all the matching there is. A growable ring
+ * buffer in three parallel arrays: no object per entry and no Array.shift.
+ */
+export class AckQueue {
+  private kinds = new Uint8Array(INITIAL_CAPACITY);
+  private resolves: Array<PublishResolve | CommandResolve | undefined> = new Array(
+    INITIAL_CAPACITY,
+  );
+  private rejects: Array<Reject | undefined> = new Array(INITIAL_CAPACITY);
+  private mask = INITIAL_CAPACITY - 1;
+  private head = 0;
+  private count = 0;
+  private publishCount = 0;
+
+  /** Commands waiting for an answer. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Publishes among them (drain waits for these). */
+  get pendingPublishes(): number {
+    return this.publishCount;
+  }
+
+  pushPublish(resolve: PublishResolve, reject: Reject): void {
+    this.push(PUBLISH, resolve, reject);
+    this.publishCount++;
+  }
+
+  pushCommand(resolve: CommandResolve, reject: Reject): void {
+    this.push(COMMAND, resolve, reject);
+  }
+
+  /** Settles the oldest `results.length` commands with their results (one OK frame). */
+  settleOk(results: readonly number[]): void {
+    const n = results.length;
+    if (n > this.count) {
+      throw new ProtocolError(`OK for ${n} commands but only ${this.count} are waiting`);
+    }
+    for (let i = 0; i < n; i++) {
+      const at = this.head;
+      const kind = this.kinds[at];
+      const resolve = this.resolves[at]!;
+      this.resolves[at] = undefined;
+      this.rejects[at] = undefined;
+      this.head = (at + 1) & this.mask;
+      this.count--;
+      if (kind === PUBLISH) {
+        this.publishCount--;
+        (resolve as PublishResolve)({ receivers: results[i]! });
+      } else {
+        (resolve as CommandResolve)(results[i]!);
+      }
+    }
+  }
+
+  /** Fails the oldest command (one non-fatal ERR frame). */
+  settleError(error: Error): void {
+    if (this.count === 0) throw new ProtocolError(`ERR with no command waiting: ${error.message}`);
+    this.shift()(error);
+  }
+
+  /** Fails every waiting command, oldest first (the connection is gone). */
+  rejectAll(error: Error): void {
+    while (this.count > 0) this.shift()(error);
+  }
+
+  private shift(): Reject {
+    const at = this.head;
+    const reject = this.rejects[at]!;
+    if (this.kinds[at] === PUBLISH) this.publishCount--;
+    this.resolves[at] = undefined;
+    this.rejects[at] = undefined;
+    this.head = (at + 1) & this.mask;
+    this.count--;
+    return reject;
+  }
+
+  private push(kind: number, resolve: PublishResolve | CommandResolve, reject: Reject): void {
+    if (this.count > this.mask) this.grow();
+    const at = (this.head + this.count) & this.mask;
+    this.kinds[at] = kind;
+    this.resolves[at] = resolve;
+    this.rejects[at] = reject;
+    this.count++;
+  }
+
+  /** Doubles the ring, unrolling it so the oldest entry lands at index 0. */
+  private grow(): void {
+    const capacity = (this.mask + 1) * 2;
+    const kinds = new Uint8Array(capacity);
+    const resolves: Array<PublishResolve | CommandResolve | undefined> = new Array(capacity);
+    const rejects: Array<Reject | undefined> = new Array(capacity);
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) & this.mask;
+      kinds[i] = this.kinds[from]!;
+      resolves[i] = this.resolves[from];
+      rejects[i] = this.rejects[from];
+    }
+    this.kinds = kinds;
+    this.resolves = resolves;
+    this.rejects = rejects;
+    this.mask = capacity - 1;
+    this.head = 0;
+  }
+}

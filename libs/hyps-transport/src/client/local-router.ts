@@ -1,0 +1,290 @@
+import { isWildcardPattern } from '../protocol/channel.js';
+import { matchesPattern, tokenize } from '../protocol/pattern.js';
+import { PatternTrie } from '../protocol/pattern-trie.js';
+import { ReceivedMessage } from './message.js';
+
+/** One pattern of a local subscriber, parsed once. */
+interface ParsedPattern {
+  readonly pattern: string;
+  readonly tokens: readonly string[];
+  readonly wildcard: boolean;
+}
+
+/**
+ * One local consumer (an Observable's observer, or a pull subscription): its patterns, its group,
+ * and where its messages go.
+ */
+export class LocalSubscriber {
+  readonly patterns: readonly ParsedPattern[];
+  /** The broker subscriptions this subscriber holds a reference on (set by the router). */
+  entries: SubEntry[] = [];
+  /** Last delivery stamp, so a record matching several of its patterns reaches it once. */
+  stamp = 0;
+  private ended = false;
+
+  constructor(
+    patterns: readonly string[],
+    readonly group: string | undefined,
+    private readonly onMessage: (message: ReceivedMessage) => void,
+    private readonly onEnd: (error: Error | undefined) => void,
+  ) {
+    this.patterns = [...new Set(patterns)].map((pattern) => {
+      const tokens = tokenize(pattern);
+      return { pattern, tokens, wildcard: isWildcardPattern(tokens) };
+    });
+  }
+
+  deliver(message: ReceivedMessage): void {
+    if (!this.ended) this.onMessage(message);
+  }
+
+  /** Ends the consumer: with an error (a failed SUB, the client gave up) or completed (close). */
+  end(error: Error | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd(error);
+  }
+
+  /** True when one of its patterns matches the channel (`tokens` computed on first need). */
+  matches(channel: string, tokens: { value?: string[] }): boolean {
+    for (const parsed of this.patterns) {
+      if (!parsed.wildcard) {
+        if (parsed.pattern === channel) return true;
+      } else if (matchesPattern(parsed.tokens, (tokens.value ??= tokenize(channel)))) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+/**
+ * One broker subscription, a (pattern, group) pair, shared by every local subscriber that needs
+ * it: SUB goes out when the first one arrives, UNSUB when the last one leaves.
+ */
+export class SubEntry {
+  readonly members = new Set<LocalSubscriber>();
+  /** The broker acknowledged the SUB on the current connection. */
+  acked = false;
+  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+
+  constructor(
+    readonly key: string,
+    readonly pattern: string,
+    readonly group: string | undefined,
+  ) {}
+
+  /** Resolves when the SUB is acknowledged (at once if it already is). */
+  whenAcked(): Promise<void> {
+    if (this.acked) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  markAcked(): void {
+    this.acked = true;
+    for (const waiter of this.waiters.splice(0)) waiter.resolve();
+  }
+
+  markFailed(error: Error): void {
+    this.acked = false;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+}
+
+interface GroupMembers {
+  members: LocalSubscriber[];
+  /** Index of the member whose turn is next. */
+  next: number;
+}
+
+function entryKey(pattern: string, group: string | undefined): string {
+  // A newline never occurs in a valid pattern, so the key is unambiguous.
+  return group === undefined ? pattern : `${pattern}\n${group}`;
+}
+
+/**
+ * Local fan-out for one connection: which broker subscriptions are needed (refcounted per
+ * pattern and group) and which local subscribers get each delivery. Plain deliveries go to every
+ * subscriber without a group whose patterns match, once each; a group delivery goes to one
+ * matching member of that group, rotating. Exact channels are a Map lookup; wildcards a trie.
+ */
+export class LocalRouter {
+  private readonly entries = new Map<string, SubEntry>();
+  private readonly exact = new Map<string, Set<LocalSubscriber>>();
+  private readonly wildcards = new PatternTrie<LocalSubscriber>();
+  private readonly groups = new Map<string, GroupMembers>();
+  private readonly subscribers = new Set<LocalSubscriber>();
+  private plainCount = 0;
+  private stamp = 0;
+
+  /** Local subscribers registered. */
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  /** True when some subscriber takes plain (non-group) deliveries. */
+  get hasPlainSubscribers(): boolean {
+    return this.plainCount > 0;
+  }
+
+  /** Every broker subscription currently needed (to re-SUB after a reconnect). */
+  allEntries(): IterableIterator<SubEntry> {
+    return this.entries.values();
+  }
+
+  /** Registers a subscriber; returns the entries it created, which need a SUB. */
+  add(subscriber: LocalSubscriber): SubEntry[] {
+    const created: SubEntry[] = [];
+    const { group } = subscriber;
+    for (const { pattern } of subscriber.patterns) {
+      const key = entryKey(pattern, group);
+      let entry = this.entries.get(key);
+      if (!entry) {
+        entry = new SubEntry(key, pattern, group);
+        this.entries.set(key, entry);
+        created.push(entry);
+      }
+      entry.members.add(subscriber);
+      subscriber.entries.push(entry);
+    }
+    this.subscribers.add(subscriber);
+    if (group === undefined) this.indexPlain(subscriber);
+    else this.joinGroup(subscriber, group);
+    return created;
+  }
+
+  /** Unregisters a subscriber; returns the entries nobody holds any more, which need an UNSUB. */
+  remove(subscriber: LocalSubscriber): SubEntry[] {
+    if (!this.subscribers.delete(subscriber)) return [];
+    const released: SubEntry[] = [];
+    for (const entry of subscriber.entries) {
+      entry.members.delete(subscriber);
+      if (entry.members.size === 0 && this.entries.get(entry.key) === entry) {
+        this.entries.delete(entry.key);
+        released.push(entry);
+      }
+    }
+    subscriber.entries = [];
+    if (subscriber.group === undefined) this.unindexPlain(subscriber);
+    else this.leaveGroup(subscriber, subscriber.group);
+    return released;
+  }
+
+  /** True while `entry` is the live entry for its key (not released or failed). */
+  isCurrent(entry: SubEntry): boolean {
+    return this.entries.get(entry.key) === entry;
+  }
+
+  /**
+   * The broker refused this SUB: forget the entry (so no UNSUB is sent for it) and return its
+   * members, which the caller ends with the error.
+   */
+  fail(entry: SubEntry): LocalSubscriber[] {
+    if (this.isCurrent(entry)) this.entries.delete(entry.key);
+    return [...entry.members];
+  }
+
+  /** Every subscriber, as a copy safe to end one by one. */
+  allSubscribers(): LocalSubscriber[] {
+    return [...this.subscribers];
+  }
+
+  /** A plain delivery: every matching subscriber without a group, once each. */
+  routeRecord(channel: string, buf: Buffer, messageStart: number, messageEnd: number): void {
+    const exact = this.exact.get(channel);
+    if (this.wildcards.size === 0) {
+      if (exact === undefined) return;
+      const message = new ReceivedMessage(channel, buf.subarray(messageStart, messageEnd));
+      for (const subscriber of exact) subscriber.deliver(message);
+      return;
+    }
+    const stamp = ++this.stamp;
+    let message: ReceivedMessage | undefined;
+    const visit = (subscriber: LocalSubscriber): void => {
+      if (subscriber.stamp === stamp) return;
+      subscriber.stamp = stamp;
+      message ??= new ReceivedMessage(channel, buf.subarray(messageStart, messageEnd));
+      subscriber.deliver(message);
+    };
+    if (exact !== undefined) for (const subscriber of exact) visit(subscriber);
+    this.wildcards.match(tokenize(channel), visit);
+  }
+
+  /**
+   * A delivery on behalf of `group`: to the next member, in turn, whose patterns match the
+   * channel. False when no local member matches (it left meanwhile).
+   */
+  routeGroup(
+    group: string,
+    channel: string,
+    buf: Buffer,
+    messageStart: number,
+    messageEnd: number,
+  ): boolean {
+    const state = this.groups.get(group);
+    if (!state) return false;
+    const { members } = state;
+    const count = members.length;
+    const tokens: { value?: string[] } = {};
+    for (let i = 0; i < count; i++) {
+      const index = (state.next + i) % count;
+      const member = members[index]!;
+      if (!member.matches(channel, tokens)) continue;
+      state.next = (index + 1) % count;
+      member.deliver(new ReceivedMessage(channel, buf.subarray(messageStart, messageEnd), group));
+      return true;
+    }
+    return false;
+  }
+
+  private indexPlain(subscriber: LocalSubscriber): void {
+    this.plainCount++;
+    for (const parsed of subscriber.patterns) {
+      if (parsed.wildcard) {
+        this.wildcards.add(parsed.tokens, subscriber);
+        continue;
+      }
+      let set = this.exact.get(parsed.pattern);
+      if (!set) {
+        set = new Set();
+        this.exact.set(parsed.pattern, set);
+      }
+      set.add(subscriber);
+    }
+  }
+
+  private unindexPlain(subscriber: LocalSubscriber): void {
+    this.plainCount--;
+    for (const parsed of subscriber.patterns) {
+      if (parsed.wildcard) {
+        this.wildcards.remove(parsed.tokens, subscriber);
+        continue;
+      }
+      const set = this.exact.get(parsed.pattern);
+      if (set?.delete(subscriber) && set.size === 0) this.exact.delete(parsed.pattern);
+    }
+  }
+
+  private joinGroup(subscriber: LocalSubscriber, group: string): void {
+    let state = this.groups.get(group);
+    if (!state) {
+      state = { members: [], next: 0 };
+      this.groups.set(group, state);
+    }
+    state.members.push(subscriber);
+  }
+
+  private leaveGroup(subscriber: LocalSubscriber, group: string): void {
+    const state = this.groups.get(group);
+    if (!state) return;
+    const index = state.members.indexOf(subscriber);
+    if (index === -1) return;
+    state.members.splice(index, 1);
+    if (state.members.length === 0) {
+      this.groups.delete(group);
+      return;
+    }
+    if (index < state.next) state.next--;
+    if (state.next >= state.members.length) state.next = 0;
+  }
+}

@@ -1,0 +1,219 @@
+import fc from 'fast-check';
+import { encodeRecord, ProtocolError } from '@hyps/transport';
+import { AckQueue } from '../../libs/hyps-transport/src/client/ack-queue.js';
+import {
+  Backoff,
+  ClientConfigError,
+  resolveClientOptions,
+} from '../../libs/hyps-transport/src/client/index.js';
+import { LocalRouter, LocalSubscriber } from '../../libs/hyps-transport/src/client/local-router.js';
+import type { ReceivedMessage } from '../../libs/hyps-transport/src/client/message.js';
+import {
+  messageByteLength,
+  writeRecordFrame,
+} from '../../libs/hyps-transport/src/client/record-writer.js';
+import { WriteBatcher } from '../../libs/hyps-transport/src/client/write-batcher.js';
+
+describe('Backoff', () => {
+  it('doubles up to the cap, with jitter between half and all of the base', () => {
+    const low = new Backoff(100, 1000, () => 0);
+    expect([1, 2, 3, 4, 5, 6].map(() => low.next())).toEqual([50, 100, 200, 400, 500, 500]);
+    const high = new Backoff(100, 1000, () => 1);
+    expect([1, 2, 3, 4, 5].map(() => high.next())).toEqual([100, 200, 400, 800, 1000]);
+    high.reset();
+    expect(high.next()).toBe(100);
+    expect(high.attempts).toBe(1);
+  });
+});
+
+describe('AckQueue', () => {
+  it('settles by position across ring growth, OK counts and ERRs', () => {
+    const queue = new AckQueue();
+    const log: string[] = [];
+    const total = 3000; // past the initial capacity, with the head moved first
+    for (let i = 0; i < total; i++) {
+      if (i % 3 === 0) {
+        queue.pushCommand(
+          (r) => log.push(`c${i}:${r}`),
+          (e) => log.push(`c${i}!${e.message}`),
+        );
+      } else {
+        queue.pushPublish(
+          (r) => log.push(`p${i}:${r.receivers}`),
+          (e) => log.push(`p${i}!${e.message}`),
+        );
+      }
+      if (i === 10) queue.settleOk([7, 7, 7, 7, 7]);
+    }
+    expect(queue.size).toBe(total - 5);
+    queue.settleError(new Error('bad'));
+    queue.settleOk(Array.from({ length: 1000 }, (_, k) => k));
+    queue.rejectAll(new Error('gone'));
+    expect(queue.size).toBe(0);
+    expect(queue.pendingPublishes).toBe(0);
+    expect(log).toHaveLength(total);
+    expect(log.slice(0, 7)).toEqual(['c0:7', 'p1:7', 'p2:7', 'c3:7', 'p4:7', 'p5!bad', 'c6:0']);
+    expect(log[1005]).toBe('c1005:999');
+    expect(log[1006]).toBe('p1006!gone');
+    expect(log.at(-1)).toBe(`p${total - 1}!gone`);
+  });
+
+  it('treats an answer with nothing waiting as a protocol error', () => {
+    const queue = new AckQueue();
+    expect(() => queue.settleOk([0])).toThrow(ProtocolError);
+    expect(() => queue.settleError(new Error('x'))).toThrow(ProtocolError);
+  });
+});
+
+describe('record writer', () => {
+  it('writes the same bytes as the codec encodeRecord', () => {
+    const channel = fc.stringMatching(/^[a-z0-9]{1,40}(\.[a-z0-9]{1,10}){0,3}$/);
+    const message = fc.oneof(
+      fc.string({ maxLength: 100 }),
+      fc.string({ unit: 'grapheme', maxLength: 80 }),
+      fc.uint8Array({ maxLength: 100 }),
+    );
+    fc.assert(
+      fc.property(channel, message, fc.nat(8), (ch, data, at) => {
+        const channelBytes = Buffer.from(ch, 'utf8');
+        const messageBytes = messageByteLength(data);
+        const target = Buffer.alloc(at + 4 + channelBytes.length + messageBytes + 2);
+        const end = writeRecordFrame(target, at, channelBytes, data, messageBytes);
+        expect(end).toBe(target.length);
+        expect(target.subarray(at)).toEqual(encodeRecord(ch, data));
+      }),
+    );
+  });
+});
+
+describe('WriteBatcher', () => {
+  it('coalesces a tick into one write and flushes early past the threshold', async () => {
+    const chunks: Buffer[] = [];
+    const batcher = new WriteBatcher((chunk) => (chunks.push(Buffer.from(chunk)), true), 100);
+    for (let i = 0; i < 10; i++) batcher.write(Buffer.from('0123456789'));
+    expect(chunks).toHaveLength(0);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]!.length).toBe(100);
+
+    for (let i = 0; i < 25; i++) batcher.write(Buffer.from('abcdefghij'));
+    // The frame after the 100th byte triggers a flush of the first 100.
+    expect(chunks.map((c) => c.length)).toEqual([100, 100, 100]);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(chunks.map((c) => c.length)).toEqual([100, 100, 100, 50]);
+    expect(Buffer.concat(chunks.slice(1)).toString()).toBe('abcdefghij'.repeat(25));
+  });
+
+  it('holds the batch while the socket applies backpressure, and keeps bytes intact on growth', async () => {
+    const chunks: Buffer[] = [];
+    let accept = false;
+    const batcher = new WriteBatcher((chunk) => (chunks.push(chunk), accept), 16);
+    batcher.write(Buffer.from('first'));
+    batcher.flush();
+    expect(chunks).toHaveLength(1);
+    const big = Buffer.alloc(100_000, 7);
+    batcher.write(big);
+    for (let i = 0; i < 100; i++) batcher.write(Buffer.from([i]));
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(chunks).toHaveLength(1);
+    accept = true;
+    batcher.onDrain();
+    expect(chunks).toHaveLength(2);
+    expect(chunks[0]!.toString()).toBe('first');
+    expect(chunks[1]!.subarray(0, 100_000).equals(big)).toBe(true);
+    expect(Array.from(chunks[1]!.subarray(100_000))).toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+  });
+});
+
+describe('LocalRouter', () => {
+  function subscriber(patterns: string[], group: string | undefined, sink: string[], name: string) {
+    return new LocalSubscriber(
+      patterns,
+      group,
+      (message: ReceivedMessage) => sink.push(`${name}:${message.channel}:${message.text()}`),
+      () => undefined,
+    );
+  }
+
+  function deliver(router: LocalRouter, channel: string, text: string, group?: string): void {
+    const buf = Buffer.from(text);
+    if (group === undefined) router.routeRecord(channel, buf, 0, buf.length);
+    else router.routeGroup(group, channel, buf, 0, buf.length);
+  }
+
+  it('refcounts entries per pattern and group', () => {
+    const router = new LocalRouter();
+    const sink: string[] = [];
+    const a = subscriber(['x', 'y.*'], undefined, sink, 'a');
+    const b = subscriber(['x'], undefined, sink, 'b');
+    const c = subscriber(['x'], 'g', sink, 'c');
+    expect(router.add(a).map((e) => e.key)).toEqual(['x', 'y.*']);
+    expect(router.add(b)).toEqual([]);
+    expect(router.add(c).map((e) => e.key)).toEqual(['x\ng']);
+    expect(router.remove(a).map((e) => e.key)).toEqual(['y.*']);
+    expect(router.remove(a)).toEqual([]);
+    expect(router.remove(b).map((e) => e.key)).toEqual(['x']);
+    expect(router.remove(c).map((e) => e.key)).toEqual(['x\ng']);
+    expect([...router.allEntries()]).toEqual([]);
+  });
+
+  it('delivers plain records once per subscriber and group records in rotation', () => {
+    const router = new LocalRouter();
+    const sink: string[] = [];
+    router.add(subscriber(['a.b', 'a.*', '>'], undefined, sink, 'p'));
+    router.add(subscriber(['a.b'], undefined, sink, 'q'));
+    const g1 = subscriber(['a.*'], 'g', sink, 'g1');
+    router.add(g1);
+    router.add(subscriber(['other'], 'g', sink, 'g2'));
+    router.add(subscriber(['a.>'], 'g', sink, 'g3'));
+    deliver(router, 'a.b', '1');
+    deliver(router, 'z', '2');
+    for (let i = 0; i < 4; i++) deliver(router, 'a.c', `g${i}`, 'g');
+    router.remove(g1);
+    deliver(router, 'a.c', 'g4', 'g');
+    deliver(router, 'a.c', 'nobody', 'h');
+    expect(sink).toEqual([
+      'p:a.b:1',
+      'q:a.b:1',
+      'p:z:2',
+      // g2 does not match a.c and is skipped.
+      'g1:a.c:g0',
+      'g3:a.c:g1',
+      'g1:a.c:g2',
+      'g3:a.c:g3',
+      'g3:a.c:g4',
+    ]);
+  });
+});
+
+describe('resolveClientOptions', () => {
+  it('applies defaults and parses the url', () => {
+    const options = resolveClientOptions({ url: 'hyps://[::1]:9000', token: undefined });
+    expect(options).toMatchObject({
+      host: '::1',
+      port: 9000,
+      reconnect: true,
+      connectTimeoutMs: 5000,
+    });
+    expect(resolveClientOptions().port).toBe(8787);
+    expect(resolveClientOptions({ url: 'tcp://broker' })).toMatchObject({
+      host: 'broker',
+      port: 8787,
+    });
+  });
+
+  it('throws ClientConfigError for unusable values', () => {
+    for (const bad of [
+      { url: 'http://x:1' },
+      { url: 'not a url' },
+      { connectTimeoutMs: 0 },
+      { pendingPublishLimit: -1 },
+      { flushThresholdBytes: Number.NaN },
+      { user: 'only-user' },
+    ]) {
+      expect(() => resolveClientOptions(bad)).toThrow(ClientConfigError);
+    }
+  });
+});
