@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { DEFAULT_MAX_CHANNEL_BYTES } from '../protocol/channel.js';
 import {
   encodeHello,
@@ -41,6 +42,7 @@ const MAX_FIRST_FRAME_BYTES = 64 * 1024;
 export interface ConnectionSettings {
   host: string;
   port: number;
+  tls: TlsConnectionOptions | null;
   name: string | undefined;
   token: string | undefined;
   user: string | undefined;
@@ -102,7 +104,7 @@ export class ClientConnection implements FrameSink {
       this.rejectHandshake = reject;
     });
     this.handshake.catch(() => undefined);
-    this.socket = connect({ host: settings.host, port: settings.port });
+    this.socket = openSocket(settings);
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 10_000);
     this.writer = new WriteBatcher(
@@ -389,4 +391,11 @@ function parseInfo(body: Buffer): InfoPayload {
 
 function positiveOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+/** Plain TCP, or TLS with the broker's host name checked unless told otherwise. */
+function openSocket({ host, port, tls }: ConnectionSettings): Socket {
+  if (!tls) return connect({ host, port });
+  const servername = tls.servername ?? (isIP(host) ? undefined : host);
+  return connectTls({ ...tls, host, port, ...(servername === undefined ? {} : { servername }) });
 }

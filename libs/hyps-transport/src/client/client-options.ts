@@ -1,9 +1,15 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { ClientConfigError } from './client-errors.js';
 
 /** What a HypsClient can be told; every field is optional (see DEFAULT_CLIENT_OPTIONS). */
 export interface HypsClientOptions {
-  /** Broker address, `hyps://host:port` (`tcp://` is accepted too). */
+  /** Broker address, `hyps://host:port` (`tcp://` is accepted too); `hypss://` for TLS. */
   url?: string;
+  /**
+   * TLS for the connection: `true`, or Node's TLS options (`ca`, `cert`, `key`, `servername`,
+   * ...). A `hypss://` url turns TLS on with Node's defaults.
+   */
+  tls?: boolean | TlsConnectionOptions;
   /** Credential for a broker with auth `token`. */
   token?: string;
   /** User name for a broker with auth `hmac`. */
@@ -46,6 +52,8 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
 export interface ResolvedClientOptions {
   host: string;
   port: number;
+  /** Null for plain TCP. */
+  tls: TlsConnectionOptions | null;
   token: string | undefined;
   user: string | undefined;
   secret: string | undefined;
@@ -66,10 +74,11 @@ const DEFAULT_PORT = 8787;
 export function resolveClientOptions(options: HypsClientOptions = {}): ResolvedClientOptions {
   const pick = <K extends keyof typeof DEFAULT_CLIENT_OPTIONS>(key: K) =>
     (options[key] ?? DEFAULT_CLIENT_OPTIONS[key]) as (typeof DEFAULT_CLIENT_OPTIONS)[K];
-  const { host, port } = parseUrl(pick('url'));
+  const { host, port, secure } = parseUrl(pick('url'));
   const resolved: ResolvedClientOptions = {
     host,
     port,
+    tls: tlsSettings(options.tls, secure),
     token: options.token,
     user: options.user,
     secret: options.secret,
@@ -96,20 +105,33 @@ export function resolveClientOptions(options: HypsClientOptions = {}): ResolvedC
   return resolved;
 }
 
-function parseUrl(url: string): { host: string; port: number } {
+function tlsSettings(
+  tls: HypsClientOptions['tls'],
+  secureUrl: boolean,
+): TlsConnectionOptions | null {
+  if (tls === false) {
+    if (secureUrl) throw new ClientConfigError('a hypss:// url needs TLS; do not set tls: false');
+    return null;
+  }
+  if (tls === undefined) return secureUrl ? {} : null;
+  return tls === true ? {} : tls;
+}
+
+function parseUrl(url: string): { host: string; port: number; secure: boolean } {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch (error) {
     throw new ClientConfigError(`invalid broker url '${url}': ${(error as Error).message}`);
   }
-  if (parsed.protocol !== 'hyps:' && parsed.protocol !== 'tcp:') {
-    throw new ClientConfigError(`broker url '${url}' must start with hyps:// or tcp://`);
+  if (parsed.protocol !== 'hyps:' && parsed.protocol !== 'tcp:' && parsed.protocol !== 'hypss:') {
+    throw new ClientConfigError(`broker url '${url}' must start with hyps://, hypss:// or tcp://`);
   }
   // URL keeps IPv6 hosts in brackets; net.connect wants them bare.
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw new ClientConfigError(`broker url '${url}' has no host`);
-  return { host, port: parsed.port === '' ? DEFAULT_PORT : Number(parsed.port) };
+  const port = parsed.port === '' ? DEFAULT_PORT : Number(parsed.port);
+  return { host, port, secure: parsed.protocol === 'hypss:' };
 }
 
 type NumericOption = {

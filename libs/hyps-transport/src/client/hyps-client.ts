@@ -94,8 +94,8 @@ export class HypsClient {
 
   constructor(options: HypsClientOptions = {}) {
     this.options = resolveClientOptions(options);
-    const { host, port, name, token, user, secret, flushThresholdBytes } = this.options;
-    this.settings = { host, port, name, token, user, secret, flushThresholdBytes };
+    const { host, port, tls, name, token, user, secret, flushThresholdBytes } = this.options;
+    this.settings = { host, port, tls, name, token, user, secret, flushThresholdBytes };
     this.backoff = new Backoff(this.options.reconnectDelayMs, this.options.maxReconnectDelayMs);
     this.held = new HeldPublishes(
       this.options.pendingPublishLimit,
