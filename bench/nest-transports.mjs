@@ -1,0 +1,390 @@
+// Nest microservice transports side by side: Hyps vs Redis vs NATS.
+//
+//   npm run build && node bench/nest-transports.mjs
+//
+// For each transport it starts a real Nest microservice (one @EventPattern and one
+// @MessagePattern handler) and a ClientProxy in this process, and the broker as a separate
+// process (Hyps broker, redis-server, nats-server on free 127.0.0.1 ports), then measures:
+//   events/s      ClientProxy.emit -> @EventPattern handler, counting handled events, with 1 and
+//                 100 events in flight (emitted and not yet handled)
+//   round trips/s ClientProxy.send -> @MessagePattern reply, 1 and 100 requests in flight
+// Each measurement runs BENCH_SECONDS (default 3) and is repeated BENCH_REPEATS (default 3)
+// times; the table shows the median and the spread ((max - min) / median); BENCH_VERBOSE=1
+// also prints every run.
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Controller, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ClientProxyFactory, EventPattern, MessagePattern, Transport } from '@nestjs/microservices';
+import { lastValueFrom } from 'rxjs';
+import { ClientHyps, ServerHyps } from '@hyps/transport';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const CONCURRENCIES = [1, 100];
+/** An event not handled within this long is counted as lost and no longer holds a slot. */
+const LOST_AFTER_MS = 2000;
+/** Hard bound on the whole run. */
+const OVERALL_TIMEOUT_MS = 15 * 60 * 1000;
+
+// ---------------------------------------------------------------- the microservice under test
+
+/** Waiters for handled events, by sequence number, and what the handler saw. */
+const waiting = new Map();
+const tally = { handled: 0, lost: 0 };
+
+class BenchController {
+  onEvent(data) {
+    tally.handled++;
+    const waiter = waiting.get(data.i);
+    if (waiter) {
+      waiting.delete(data.i);
+      waiter.resolve();
+    }
+  }
+
+  onRequest(data) {
+    return data;
+  }
+}
+// Plain .mjs has no decorator syntax: apply Nest's decorators by hand.
+const proto = BenchController.prototype;
+for (const [key, decorator] of [
+  ['onEvent', EventPattern('bench.event')],
+  ['onRequest', MessagePattern('bench.request')],
+]) {
+  decorator(proto, key, Object.getOwnPropertyDescriptor(proto, key));
+}
+Controller()(BenchController);
+class BenchModule {}
+Module({ controllers: [BenchController] })(BenchModule);
+
+// ---------------------------------------------------------------- broker processes
+
+const children = new Set();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function hasBinary(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+async function waitForPort(port, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await sleep(50);
+  }
+}
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+async function startProcess(name, command, args) {
+  // From the repo root, so the Hyps broker script resolves '@hyps/transport' (the built package).
+  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-2000)));
+  child.once('exit', (code) => {
+    children.delete(child);
+    if (!child.stopping && code !== 0 && code !== null) {
+      console.error(`${name} exited with ${code}: ${stderr}`);
+    }
+  });
+  return child;
+}
+
+function stopProcess(child) {
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.stopping = true;
+    child.kill('SIGTERM');
+  });
+}
+
+// The Hyps broker runs in its own process, like redis-server and nats-server, so that no
+// column shares its broker's CPU with the Nest apps.
+const HYPS_BROKER_SCRIPT = `
+  const { Broker } = await import('@hyps/transport');
+  const broker = new Broker({ host: '127.0.0.1', port: Number(process.argv[1]) });
+  await broker.listen();
+  const stop = () => broker.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+`;
+
+const TRANSPORTS = [
+  {
+    name: 'Hyps',
+    available: () => true,
+    async start(port) {
+      return startProcess('hyps broker', process.execPath, [
+        '--input-type=module',
+        '-e',
+        HYPS_BROKER_SCRIPT,
+        String(port),
+      ]);
+    },
+    server: (port) => ({ strategy: new ServerHyps({ url: `hyps://127.0.0.1:${port}` }) }),
+    client: (port) => new ClientHyps({ url: `hyps://127.0.0.1:${port}` }),
+  },
+  {
+    name: 'Redis',
+    available: () => hasBinary('redis-server'),
+    hint: 'install redis-server (apt-get install redis-server)',
+    start: (port) =>
+      startProcess('redis-server', 'redis-server', [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ]),
+    server: (port) => ({ transport: Transport.REDIS, options: { host: '127.0.0.1', port } }),
+    client: (port) =>
+      ClientProxyFactory.create({
+        transport: Transport.REDIS,
+        options: { host: '127.0.0.1', port },
+      }),
+  },
+  {
+    name: 'NATS',
+    available: () => hasBinary('nats-server'),
+    hint: 'install nats-server (apt-get install nats-server, or a release from github.com/nats-io/nats-server)',
+    start: (port) =>
+      startProcess('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(port)]),
+    server: (port) => ({
+      transport: Transport.NATS,
+      options: { servers: [`nats://127.0.0.1:${port}`] },
+    }),
+    client: (port) =>
+      ClientProxyFactory.create({
+        transport: Transport.NATS,
+        options: { servers: [`nats://127.0.0.1:${port}`] },
+      }),
+  },
+];
+
+// ---------------------------------------------------------------- measurements
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let sequence = 0;
+
+/** One event, resolved when the handler saw it (or counted lost after LOST_AFTER_MS). */
+function emitAndWaitHandled(client) {
+  const i = sequence++;
+  return new Promise((resolve) => {
+    waiting.set(i, { resolve, since: Date.now() });
+    client.emit('bench.event', { i }).subscribe({
+      error: () => {
+        waiting.delete(i);
+        tally.lost++;
+        resolve();
+      },
+    });
+  });
+}
+
+const lostSweeper = setInterval(() => {
+  const now = Date.now();
+  for (const [i, waiter] of waiting) {
+    if (now - waiter.since > LOST_AFTER_MS) {
+      waiting.delete(i);
+      tally.lost++;
+      waiter.resolve();
+    }
+  }
+}, 250);
+lostSweeper.unref();
+
+/** Runs `concurrency` loops of `once()` for `seconds`; returns completed operations per second. */
+async function measure(concurrency, once, completed, seconds = SECONDS) {
+  const before = completed();
+  const started = performance.now();
+  const stopAt = started + seconds * 1000;
+  const loop = async () => {
+    while (performance.now() < stopAt) await once();
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return ((completed() - before) * 1000) / (performance.now() - started);
+}
+
+/** Starts the broker, the microservice and the client of one transport. */
+async function setUp(transport) {
+  const port = await freePort();
+  const running = { transport, child: await transport.start(port), app: null, client: null };
+  try {
+    await waitForPort(port);
+    running.app = await NestFactory.createMicroservice(BenchModule, {
+      ...transport.server(port),
+      logger: ['error'],
+      abortOnError: false,
+    });
+    await running.app.listen();
+    running.client = transport.client(port);
+    await running.client.connect();
+  } catch (err) {
+    await tearDown(running);
+    throw err;
+  }
+  let answered = 0;
+  running.event = () => emitAndWaitHandled(running.client);
+  running.handled = () => tally.handled;
+  running.request = async () => {
+    await lastValueFrom(running.client.send('bench.request', { i: answered }));
+    answered++;
+  };
+  running.answered = () => answered;
+  return running;
+}
+
+async function tearDown(running) {
+  await running.client?.close();
+  await running.app?.close();
+  await stopProcess(running.child);
+}
+
+const MODES = CONCURRENCIES.flatMap((concurrency) => [
+  { row: `events/s c=${concurrency}`, concurrency, run: 'event', count: 'handled' },
+  { row: `round trips/s c=${concurrency}`, concurrency, run: 'request', count: 'answered' },
+]);
+
+/**
+ * Runs every mode on every transport, REPEATS times, interleaving the transports so that a
+ * change in background load (a shared machine) hits every column alike. A first unrecorded
+ * pass warms up connections and the JIT.
+ */
+async function runAll(runnings) {
+  const results = {};
+  for (let r = -1; r < REPEATS; r++) {
+    for (const mode of MODES) {
+      for (const running of runnings) {
+        const seconds = r < 0 ? Math.min(1, SECONDS) : SECONDS;
+        const rate = await measure(
+          mode.concurrency,
+          running[mode.run],
+          running[mode.count],
+          seconds,
+        );
+        if (r < 0) continue;
+        const byRow = (results[running.transport.name] ??= {});
+        (byRow[mode.row] ??= []).push(rate);
+      }
+    }
+    process.stdout.write(r < 0 ? '  warm-up done\n' : `  run ${r + 1}/${REPEATS} done\n`);
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------- report
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+
+function printTable(columns, results) {
+  const rows = Object.keys(Object.values(results).find(Boolean) ?? {});
+  const header = ['', ...columns.map((c) => c.name), 'Hyps/Redis', 'Hyps/NATS'];
+  const lines = [header];
+  for (const row of rows) {
+    const cells = [row];
+    for (const column of columns) {
+      const values = results[column.name]?.[row];
+      cells.push(
+        values ? `${fmt(median(values))} ±${Math.round(spread(values) * 100)}%` : 'skipped',
+      );
+    }
+    for (const other of ['Redis', 'NATS']) {
+      const hyps = results.Hyps?.[row];
+      const them = results[other]?.[row];
+      cells.push(hyps && them ? `${(median(hyps) / median(them)).toFixed(2)}x` : '-');
+    }
+    lines.push(cells);
+  }
+  if (process.env.BENCH_VERBOSE) {
+    for (const row of rows) {
+      for (const column of columns) {
+        const values = results[column.name]?.[row];
+        if (values) console.log(`${row} ${column.name}: ${values.map(fmt).join(', ')}`);
+      }
+    }
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  for (const line of lines) {
+    console.log(
+      line
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+        .join('  '),
+    );
+  }
+}
+
+async function main() {
+  console.log(
+    `Nest transports: ${SECONDS}s per run, ${REPEATS} runs, median ±spread; node ${process.version}`,
+  );
+  const runnings = [];
+  try {
+    for (const transport of TRANSPORTS) {
+      if (!transport.available()) {
+        console.log(`  ${transport.name}: skipped, ${transport.hint}`);
+        continue;
+      }
+      runnings.push(await setUp(transport));
+    }
+    const results = await runAll(runnings);
+    console.log('');
+    printTable(TRANSPORTS, results);
+    if (tally.lost > 0)
+      console.log(`\n${tally.lost} events not handled within ${LOST_AFTER_MS} ms`);
+  } finally {
+    for (const running of runnings) await tearDown(running);
+  }
+}
+
+const overall = setTimeout(() => {
+  console.error(`benchmark exceeded ${OVERALL_TIMEOUT_MS / 60000} minutes, stopping`);
+  for (const child of children) child.kill('SIGKILL');
+  process.exit(1);
+}, OVERALL_TIMEOUT_MS);
+overall.unref();
+
+const isMain = process.argv[1] === fileURLToPath(import.meta.url);
+if (isMain) {
+  main()
+    .then(() => process.exit(0))
+    .catch((err) => {
+      console.error(err);
+      for (const child of children) child.kill('SIGKILL');
+      process.exit(1);
+    });
+}

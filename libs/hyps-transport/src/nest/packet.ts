@@ -1,0 +1,70 @@
+// How Nest packets travel over Hyps. Every packet is one Hyps record whose message is UTF-8 JSON:
+//   event    on channel <pattern>:  {"pattern","data","metadata"?}
+//   request  on channel <pattern>:  {"pattern","data","id","replyTo","metadata"?}
+//   reply    on channel <replyTo>:  {"id","err"?,"response"?,"isDisposed"?,"status"?}
+// `replyTo` is the requesting ClientHyps's inbox, one exact channel per client (`_INBOX.<id>`),
+// so the broker routes replies with a hash lookup and a client needs one subscription for all of
+// its requests; `id` tells the requests apart. A reply holds only Nest's envelope keys because
+// Nest 12's IncomingResponseDeserializer treats any other key as a foreign payload.
+import { randomBytes } from 'node:crypto';
+import type { WritePacket } from '@nestjs/microservices';
+
+/** Default first token of reply inboxes (PROTOCOL.md section 8 permissions use `_INBOX.>`). */
+export const DEFAULT_INBOX_PREFIX = '_INBOX';
+
+/** A new, unique inbox channel: `<prefix>.<16 random base64url chars>`. */
+export function createInbox(prefix: string = DEFAULT_INBOX_PREFIX): string {
+  return `${prefix}.${randomBytes(12).toString('base64url')}`;
+}
+
+/** The request fields ServerHyps needs besides Nest's own `pattern`, `data` and `id`. */
+export interface HypsRequestFields {
+  /** Channel that replies go to. */
+  replyTo: string;
+}
+
+/** Encodes a (serialized) packet as the message of a Hyps record. */
+export function encodePacket(packet: unknown): Buffer {
+  return Buffer.from(JSON.stringify(packet), 'utf8');
+}
+
+/**
+ * Decodes a record's message. Non-JSON messages (a plain HypsClient publishing text) come back as
+ * the text itself, which Nest's request deserializer then wraps as `{ pattern: channel, data }`.
+ */
+export function decodePayload(message: Uint8Array): unknown {
+  const text = Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** Reads the `replyTo` channel of a decoded request, or undefined when it has none. */
+export function replyChannelOf(decoded: unknown): string | undefined {
+  if (decoded === null || typeof decoded !== 'object') return undefined;
+  const replyTo = (decoded as Partial<HypsRequestFields>).replyTo;
+  return typeof replyTo === 'string' && replyTo.length > 0 ? replyTo : undefined;
+}
+
+/**
+ * Errors cross the wire as JSON; a thrown `Error` would serialize to `{}`, so keep its name,
+ * message and own enumerable fields (e.g. `code`). Plain objects (what Nest's RpcException
+ * filter produces) and strings pass unchanged.
+ */
+export function toWireError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  return { ...err, name: err.name, message: err.message };
+}
+
+/** A reply packet with exactly Nest's envelope keys (undefined ones are dropped by JSON). */
+export function createReplyPacket(id: string, packet: WritePacket): WritePacket & { id: string } {
+  return {
+    id,
+    err: packet.err === undefined ? undefined : toWireError(packet.err),
+    response: packet.response,
+    isDisposed: packet.isDisposed,
+    status: packet.status,
+  };
+}

@@ -1,0 +1,231 @@
+import { Server } from '@nestjs/microservices';
+import type {
+  CustomTransportStrategy,
+  Deserializer,
+  IncomingRequest,
+  MessageHandler,
+  Serializer,
+  WritePacket,
+} from '@nestjs/microservices';
+import { NO_MESSAGE_HANDLER } from '@nestjs/microservices/constants.js';
+import type { Observable, Subscription } from 'rxjs';
+import { HypsClient } from '../client/index.js';
+import type { HypsClientOptions, HypsMessage, HypsStatus } from '../client/index.js';
+import { matchesPattern, tokenize } from '../protocol/pattern.js';
+import type { HypsClientEvents } from './client-hyps.js';
+import { HYPS_TRANSPORT } from './decorators.js';
+import type { HypsPatternExtras } from './decorators.js';
+import { HypsContext } from './hyps.context.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS, drainWithin, withoutKeys } from './lifecycle.js';
+import { createReplyPacket, decodePayload, encodePacket, replyChannelOf } from './packet.js';
+
+/** Options of ServerHyps: the HypsClient options plus how handlers subscribe. */
+export interface ServerHypsOptions extends HypsClientOptions {
+  /**
+   * Group every handler subscribes with, so that instances of one service share the work (each
+   * message goes to one of them). Defaults to `name`, else 'hyps-service'. `false` makes every
+   * instance receive every message. A handler's own `group` extra overrides it.
+   */
+  group?: string | false;
+  /** Shorthand for `group: false`. */
+  broadcast?: boolean;
+  /** How long `close()` waits for replies already sent to be acked before closing anyway. */
+  closeTimeoutMs?: number;
+  /** Nest serializer of replies (default: identity, then JSON). */
+  serializer?: Serializer;
+  /** Nest deserializer of requests and events (default: Nest's IncomingRequestDeserializer). */
+  deserializer?: Deserializer;
+}
+
+/** Group used when neither `group` nor `name` is given. */
+export const DEFAULT_SERVICE_GROUP = 'hyps-service';
+
+/**
+ * A Nest microservice transport over Hyps. Each handler pattern (wildcards included) becomes one
+ * subscription on one broker connection; a message is handed to the handler whose subscription
+ * delivered it, so `orders.eu` reaches the handler of `orders.*`.
+ */
+export class ServerHyps
+  extends Server<HypsClientEvents, HypsStatus>
+  implements CustomTransportStrategy
+{
+  override transportId: symbol = HYPS_TRANSPORT;
+  private hyps: HypsClient | null = null;
+  private closed = false;
+  /** One per handler pattern. */
+  private readonly subscriptions: Subscription[] = [];
+  /** Undone on close, after the drain: status forwarding and event listeners. */
+  private readonly teardown: Array<() => void> = [];
+  /** Response streams still running, stopped on close so they publish nothing late. */
+  private readonly activeStreams = new Set<Subscription>();
+  private readonly listeners: Array<[keyof HypsClientEvents, (...args: never[]) => void]> = [];
+
+  constructor(private readonly options: ServerHypsOptions = {}) {
+    super();
+    this.initializeSerializer(options);
+    this.initializeDeserializer(options);
+  }
+
+  /** Connects, subscribes every handler pattern, then calls `callback` (with an error if any). */
+  async listen(callback: (err?: unknown) => void): Promise<void> {
+    try {
+      this.closed = false;
+      const hyps = new HypsClient(hypsClientOptionsOf(this.options));
+      this.hyps = hyps;
+      const statusForwarding = hyps.status$.subscribe((status) => this._status$.next(status));
+      this.teardown.push(() => statusForwarding.unsubscribe());
+      for (const [event, fn] of this.listeners) this.attach(hyps, event, fn);
+      await hyps.connect();
+      await Promise.all(
+        [...this.messageHandlers.keys()].map((pattern) => this.bind(hyps, pattern)),
+      );
+    } catch (err) {
+      // Leave nothing connected or retrying behind a failed start.
+      await this.close();
+      callback(err);
+      return;
+    }
+    callback();
+  }
+
+  /** Unsubscribes, stops running response streams, then drains and closes the connection. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
+    for (const stream of [...this.activeStreams]) stream.unsubscribe();
+    const hyps = this.hyps;
+    this.hyps = null;
+    const teardown = this.teardown.splice(0);
+    // Listeners stay attached through the drain so that they see the final 'closed'.
+    if (hyps) await drainWithin(hyps, this.options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+    for (const undo of teardown) undo();
+    if (hyps) this._status$.next('closed');
+  }
+
+  on<K extends keyof HypsClientEvents, F extends HypsClientEvents[K] = HypsClientEvents[K]>(
+    event: K,
+    callback: F,
+  ): void {
+    const fn = callback as (...args: never[]) => void;
+    this.listeners.push([event, fn]);
+    if (this.hyps) this.attach(this.hyps, event, fn);
+  }
+
+  /** The underlying HypsClient. */
+  unwrap<T = HypsClient>(): T {
+    if (!this.hyps) {
+      throw new Error(
+        'Not initialized. Please call the "listen"/"startAllMicroservices" method first.',
+      );
+    }
+    return this.hyps as T;
+  }
+
+  /** Exact lookup first, then the first registered pattern that matches the channel. */
+  override getHandlerByPattern(pattern: string): MessageHandler | null {
+    // Subscriptions hand over their own (registered) pattern: skip Nest's JSON.parse attempt.
+    const exact = this.messageHandlers.get(pattern) ?? super.getHandlerByPattern(pattern);
+    if (exact) return exact;
+    const channel = tokenize(pattern);
+    for (const [registered, handler] of this.messageHandlers) {
+      if (matchesPattern(tokenize(registered), channel)) return handler;
+    }
+    return null;
+  }
+
+  override send(
+    stream$: Observable<unknown>,
+    respond: (data: WritePacket) => Promise<unknown> | void,
+  ): Subscription {
+    const stream = super.send(stream$, respond);
+    this.activeStreams.add(stream);
+    stream.add(() => this.activeStreams.delete(stream));
+    return stream;
+  }
+
+  /** The group a handler pattern subscribes with, or undefined for broadcast. */
+  groupOf(pattern: string): string | undefined {
+    const extras = this.messageHandlers.get(pattern)?.extras as HypsPatternExtras | undefined;
+    const group = extras?.group !== undefined ? extras.group : this.defaultGroup();
+    return group === false ? undefined : group;
+  }
+
+  private defaultGroup(): string | false {
+    if (this.options.broadcast) return false;
+    return this.options.group ?? this.options.name ?? DEFAULT_SERVICE_GROUP;
+  }
+
+  private async bind(hyps: HypsClient, pattern: string): Promise<void> {
+    const group = this.groupOf(pattern);
+    const messages = hyps.subscribe(pattern, group === undefined ? undefined : { group });
+    const subscription = messages.subscribe({
+      next: (message) => {
+        this.handleMessage(pattern, message).catch((err: unknown) =>
+          this.handleError(`cannot handle a message on ${message.channel}: ${err}`),
+        );
+      },
+      error: (err: unknown) => this.handleError(`subscription ${pattern} failed: ${err}`),
+    });
+    this.subscriptions.push(subscription);
+    await messages.ready;
+  }
+
+  private async handleMessage(pattern: string, message: HypsMessage): Promise<void> {
+    const decoded = decodePayload(message.data);
+    const packet = (await this.deserializer.deserialize(decoded, {
+      channel: message.channel,
+    })) as Partial<IncomingRequest>;
+    const context = new HypsContext([message.channel, pattern, packet.metadata, message]);
+    const replyTo = replyChannelOf(decoded);
+    if (packet.id === undefined || replyTo === undefined) {
+      await this.handleEvent(pattern, packet as IncomingRequest, context);
+      return;
+    }
+    const respond = this.replier(replyTo, packet.id);
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) {
+      await respond({ status: 'error', err: NO_MESSAGE_HANDLER });
+      return;
+    }
+    this.handleRequest(
+      context,
+      async () => this.transformToObservable(await handler(packet.data, context)),
+      respond,
+    );
+  }
+
+  /** Publishes replies to the requester's inbox; after close() it publishes nothing. */
+  private replier(replyTo: string, id: string): (packet: WritePacket) => Promise<void> {
+    return async (packet) => {
+      const hyps = this.hyps;
+      if (this.closed || !hyps) return;
+      const serialized: unknown = await this.serializer.serialize(createReplyPacket(id, packet));
+      await hyps.publish(replyTo, encodePacket(serialized)).catch((err: unknown) => {
+        if (!this.closed) this.handleError(`cannot reply on ${replyTo}: ${err}`);
+      });
+    };
+  }
+
+  private attach(
+    hyps: HypsClient,
+    event: keyof HypsClientEvents,
+    fn: (...args: never[]) => void,
+  ): void {
+    const off = (hyps.on as (event: string, fn: (...args: never[]) => void) => () => void)(
+      event,
+      fn,
+    );
+    this.teardown.push(off);
+  }
+}
+
+/** The HypsClient part of ServerHypsOptions. */
+function hypsClientOptionsOf(options: ServerHypsOptions): HypsClientOptions {
+  return withoutKeys(options, [
+    'group',
+    'broadcast',
+    'closeTimeoutMs',
+    'serializer',
+    'deserializer',
+  ]);
+}
