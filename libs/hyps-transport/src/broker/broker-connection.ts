@@ -8,6 +8,7 @@ import type { Grant } from './auth.js';
 import type { BrokerCounters } from './broker-counters.js';
 import type { BrokerOptions } from './options.js';
 import { OutputQueue } from './output-queue.js';
+import { RouteMemo } from './route-memo.js';
 import type { Subscription } from './routing-table.js';
 
 /** What a connection needs from its broker. */
@@ -50,6 +51,8 @@ export class BrokerConnection implements FrameSink {
   state: State = 'awaiting-hello';
   grant: Grant | null = null;
   readonly subscriptions = new Map<string, Subscription<BrokerConnection>>();
+  /** The route of this connection's last published channel (see RouteMemo). */
+  readonly routeMemo = new RouteMemo<BrokerConnection>();
   /** Deliveries dropped since the last DROPPED notice. */
   private droppedSinceNotice = 0;
   droppedTotal = 0;

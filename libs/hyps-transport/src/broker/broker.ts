@@ -8,7 +8,7 @@ import { BrokerConfigError } from './broker-config-error.js';
 import { BrokerConnection, type ConnectionHost } from './broker-connection.js';
 import { BrokerCounters } from './broker-counters.js';
 import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './options.js';
-import { RoutingTable, type Subscription } from './routing-table.js';
+import { RoutingTable, type Route, type Subscription } from './routing-table.js';
 
 /** Counters for operators and tests. */
 export interface BrokerStats {
@@ -165,26 +165,10 @@ export class Broker implements ConnectionHost {
     frameEnd: number,
   ): void {
     const channelStart = frameStart + PREFIX_BYTES;
-    const channel = buf.toString('latin1', channelStart, channelEnd);
-    let route = this.routes.cached(channel);
-    if (route === undefined) {
-      const problem = channelProblem(
-        buf,
-        channelStart,
-        channelEnd,
-        'channel',
-        this.options.maxChannelBytes,
-      );
-      if (problem !== null) return from.answerError(ErrorCode.INVALID_CHANNEL, problem);
-      route = this.routes.route(channel);
-    }
-    const permissions = from.grant?.permissions;
-    if (permissions && !permissions.canPublish(channel.split('.'))) {
-      return from.answerError(
-        ErrorCode.PERMISSION_DENIED,
-        `not allowed to publish to '${buf.toString('utf8', channelStart, channelEnd)}'`,
-      );
-    }
+    const route =
+      from.routeMemo.lookup(buf, channelStart, channelEnd, this.routes.version) ??
+      this.resolveRoute(from, buf, channelStart, channelEnd);
+    if (route === null) return;
     let delivered = 0;
     let dropped = 0;
     const plain = route.plain;
@@ -218,6 +202,37 @@ export class Broker implements ConnectionHost {
     this.counters.delivered += delivered;
     this.counters.dropped += dropped;
     from.answerOk(delivered);
+  }
+
+  /**
+   * The route of a channel not in the connection's memo: validated, permission-checked and
+   * remembered. Returns null after answering ERR.
+   */
+  private resolveRoute(
+    from: BrokerConnection,
+    buf: Buffer,
+    channelStart: number,
+    channelEnd: number,
+  ): Route<BrokerConnection> | null {
+    const channel = buf.toString('latin1', channelStart, channelEnd);
+    let route = this.routes.cached(channel);
+    if (route === undefined) {
+      const { maxChannelBytes } = this.options;
+      const problem = channelProblem(buf, channelStart, channelEnd, 'channel', maxChannelBytes);
+      if (problem !== null) {
+        from.answerError(ErrorCode.INVALID_CHANNEL, problem);
+        return null;
+      }
+      route = this.routes.route(channel);
+    }
+    const permissions = from.grant?.permissions;
+    if (permissions && !permissions.canPublish(channel.split('.'))) {
+      const shown = buf.toString('utf8', channelStart, channelEnd);
+      from.answerError(ErrorCode.PERMISSION_DENIED, `not allowed to publish to '${shown}'`);
+      return null;
+    }
+    from.routeMemo.remember(buf, channelStart, channelEnd, route, this.routes.version);
+    return route;
   }
 
   subscribe(

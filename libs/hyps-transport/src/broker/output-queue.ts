@@ -1,8 +1,16 @@
 import type { Socket } from 'node:net';
-import { encodeOk } from '../protocol/encode.js';
+import { Opcode, PREFIX_BYTES } from '../protocol/opcodes.js';
 
-/** Above this many pieces a flush copies them into one buffer instead of one write call each. */
-const CONCAT_THRESHOLD = 8;
+/**
+ * Many small pieces are copied into one buffer (one write call beats one per piece); large
+ * pieces are handed to the socket as they are, since copying them costs more than it saves.
+ */
+const CONCAT_MIN_PIECES = 8;
+const CONCAT_MAX_AVERAGE_BYTES = 2048;
+
+/** OK frame head: length prefix, opcode, result count. */
+const OK_HEAD_BYTES = PREFIX_BYTES + 1 + 4;
+const OK_INITIAL_RESULTS = 64;
 
 /**
  * Bytes waiting to be written to one connection, flushed in one write per tick. Consecutive
@@ -16,7 +24,9 @@ export class OutputQueue {
   private runBuffer: Buffer | null = null;
   private runStart = 0;
   private runEnd = 0;
-  private okResults: number[] = [];
+  /** The OK frame being built: results are written in place behind a reserved head. */
+  private okFrame = Buffer.allocUnsafe(OK_HEAD_BYTES + 4 * OK_INITIAL_RESULTS);
+  private okCount = 0;
 
   constructor(private readonly socket: Socket) {}
 
@@ -26,7 +36,7 @@ export class OutputQueue {
   }
 
   get isEmpty(): boolean {
-    return this.queuedBytes === 0 && this.okResults.length === 0;
+    return this.queuedBytes === 0 && this.okCount === 0;
   }
 
   /** Queues `buf[start..end)`; the caller has checked the bound. */
@@ -50,15 +60,29 @@ export class OutputQueue {
 
   /** Records one command's success; answers keep command order. */
   pushOk(result: number): void {
-    this.okResults.push(result);
+    const offset = OK_HEAD_BYTES + 4 * this.okCount;
+    if (offset + 4 > this.okFrame.length) {
+      const larger = Buffer.allocUnsafe(OK_HEAD_BYTES + 8 * this.okCount);
+      this.okFrame.copy(larger, 0, 0, offset);
+      this.okFrame = larger;
+    }
+    this.okFrame.writeUInt32BE(result, offset);
+    this.okCount++;
   }
 
   /** Turns collected OK results into a frame, so a following answer cannot overtake them. */
   settleOks(): void {
-    if (this.okResults.length === 0) return;
-    const frame = encodeOk(this.okResults);
-    this.okResults = [];
-    this.pushFrame(frame);
+    const count = this.okCount;
+    if (count === 0) return;
+    const length = OK_HEAD_BYTES + 4 * count;
+    const frame = this.okFrame;
+    frame.writeUInt32BE(length - PREFIX_BYTES, 0);
+    frame[PREFIX_BYTES] = Opcode.OK;
+    frame.writeUInt32BE(count, PREFIX_BYTES + 1);
+    // The frame now belongs to the socket; the next OK is built in a fresh buffer.
+    this.okFrame = Buffer.allocUnsafe(Math.max(length, OK_HEAD_BYTES + 4 * OK_INITIAL_RESULTS));
+    this.okCount = 0;
+    this.pushFrame(frame.subarray(0, length));
   }
 
   /** Writes everything queued in one go; returns the bytes handed to the socket. */
@@ -73,7 +97,10 @@ export class OutputQueue {
     if (this.socket.destroyed) return 0;
     if (pieces.length === 1) {
       this.socket.write(pieces[0]!);
-    } else if (pieces.length > CONCAT_THRESHOLD) {
+    } else if (
+      pieces.length >= CONCAT_MIN_PIECES &&
+      total <= pieces.length * CONCAT_MAX_AVERAGE_BYTES
+    ) {
       this.socket.write(Buffer.concat(pieces, total));
     } else {
       this.socket.cork();

@@ -47,6 +47,12 @@ export class RoutingTable<C> {
   private readonly cache = new Map<string, Route<C>>();
   private readonly groups = new Map<string, GroupState>();
   private count = 0;
+  private changes = 0;
+
+  /** Changes with every add and remove: a route computed at one version is valid while it holds. */
+  get version(): number {
+    return this.changes;
+  }
 
   get size(): number {
     return this.count;
@@ -102,6 +108,7 @@ export class RoutingTable<C> {
     }
     if (group !== null) this.retainGroup(group);
     this.count++;
+    this.changes++;
     return subscription;
   }
 
@@ -118,6 +125,7 @@ export class RoutingTable<C> {
     }
     if (group !== null) this.releaseGroup(group);
     this.count--;
+    this.changes++;
   }
 
   private retainGroup(name: string): void {

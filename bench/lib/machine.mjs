@@ -1,0 +1,74 @@
+// What the benchmark ran on, and per-process CPU accounting from /proc (Linux).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+
+let clockTicks = null;
+
+function ticksPerSecond() {
+  if (clockTicks === null) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** CPU seconds (user + system) a process has used so far, or NaN when unknown. */
+export function processCpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds this process has used so far. */
+export function ownCpuSeconds() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+export function machineSummary() {
+  const model = cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  return {
+    // All CPUs of the machine, not this process's affinity (which pinning narrows).
+    cores: cpus().length,
+    loadAverage: loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' '),
+    cpu: model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+/** The `taskset` prefix that pins a child to `cpu`, or [] when pinning is not possible. */
+export function pinPrefix(cpu) {
+  return canPin() ? ['taskset', '-c', String(cpu)] : [];
+}
+
+/** Pins this process to `cpu`; returns whether it worked. */
+export function pinSelf(cpu) {
+  if (!canPin()) return false;
+  try {
+    execFileSync('taskset', ['-a', '-pc', String(cpu), String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function canPin() {
+  return (
+    process.platform === 'linux' &&
+    availableParallelism() >= 2 &&
+    (existsSync('/usr/bin/taskset') || existsSync('/bin/taskset'))
+  );
+}
