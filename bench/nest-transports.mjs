@@ -22,6 +22,8 @@ import { ClientHyps, ServerHyps } from '@hyps/transport';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+/** BENCH_ONLY=hyps,redis limits the columns (e.g. for profiling one transport). */
+const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(',');
 const CONCURRENCIES = [1, 100];
 /** An event not handled within this long is counted as lost and no longer holds a slot. */
 const LOST_AFTER_MS = 2000;
@@ -355,6 +357,7 @@ async function main() {
   const runnings = [];
   try {
     for (const transport of TRANSPORTS) {
+      if (ONLY && !ONLY.includes(transport.name.toLowerCase())) continue;
       if (!transport.available()) {
         console.log(`  ${transport.name}: skipped, ${transport.hint}`);
         continue;
