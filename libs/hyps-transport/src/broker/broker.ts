@@ -1,5 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import type { Server, Socket } from 'node:net';
 import { channelProblem } from '../protocol/channel.js';
 import { encodeErr, encodeGroupMsgHead } from '../protocol/encode.js';
 import { ErrorCode, PREFIX_BYTES } from '../protocol/opcodes.js';
@@ -7,6 +6,7 @@ import { Authenticator, type Grant } from './auth.js';
 import { BrokerConfigError } from './broker-config-error.js';
 import { BrokerConnection, type ConnectionHost } from './broker-connection.js';
 import { BrokerCounters } from './broker-counters.js';
+import { createListener } from './listener.js';
 import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './options.js';
 import { RoutingTable, type Route, type Subscription } from './routing-table.js';
 
@@ -69,22 +69,11 @@ export class Broker implements ConnectionHost {
   /** Starts listening; resolves with the bound address (the real port when `port` is 0). */
   async listen(): Promise<{ host: string; port: number }> {
     if (this.boundAddress) return this.boundAddress;
-    const accept = (socket: Socket): void => this.accept(socket);
-    const { tls } = this.options;
-    const server = tls
-      ? createTlsServer(
-          {
-            cert: tls.cert,
-            key: tls.key,
-            ca: tls.ca,
-            requestCert: tls.ca !== undefined,
-            rejectUnauthorized: tls.ca !== undefined,
-          },
-          accept,
-        )
-      : createServer({ noDelay: true }, accept);
-    // A failed TLS handshake is that peer's problem only.
-    server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
+    const server = createListener(
+      this.options,
+      (socket) => this.accept(socket),
+      () => this.connections.size,
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
