@@ -2,6 +2,7 @@
 // Every problem is reported at once, named by the flag or variable the value came from.
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsIn,
   IsInt,
   IsNotEmpty,
   IsOptional,
@@ -15,8 +16,22 @@ import {
   ValidatorConstraintInterface,
   validateSync,
 } from 'class-validator';
-import { BrokerOptions, DEFAULT_BROKER_OPTIONS, loadUsersFile } from '@hyps/transport';
-import { ConfigKey, ConfigSources, FLAGS, RawConfig } from './cli.js';
+import {
+  BrokerConfigError,
+  BrokerOptions,
+  DEFAULT_BROKER_OPTIONS,
+  loadUsersFile,
+} from '@hyps/transport';
+import {
+  ConfigKey,
+  ConfigSources,
+  DEFAULT_LOG_LEVEL,
+  FLAGS,
+  LOG_LEVELS,
+  RawConfig,
+  type LogLevel,
+} from './cli.js';
+import { loadTlsFiles } from './tls-files.js';
 
 // Node timers overflow (and fire at once) above 2^31 - 1 ms.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -61,6 +76,17 @@ class AtMost implements ValidatorConstraintInterface {
   defaultMessage(args: ValidationArguments): string {
     const other = (args.object as BrokerConfigDto)[args.constraints[0] as keyof BrokerConfigDto];
     return `must not exceed ${flagOf(args.constraints[0] as ConfigKey)} (${String(other)}): a whole frame must fit in a connection's buffer`;
+  }
+}
+
+@ValidatorConstraint({ name: 'needs' })
+class Needs implements ValidatorConstraintInterface {
+  validate(_value: unknown, args: ValidationArguments): boolean {
+    const other = args.constraints[0] as keyof BrokerConfigDto;
+    return (args.object as BrokerConfigDto)[other] !== undefined;
+  }
+  defaultMessage(args: ValidationArguments): string {
+    return `needs ${flagOf(args.constraints[0] as ConfigKey)} too`;
   }
 }
 
@@ -109,6 +135,33 @@ export class BrokerConfigDto {
 
   @Integer(0, MAX_TIMER_MS)
   shutdownTimeoutMs: number = DEFAULT_BROKER_OPTIONS.shutdownTimeoutMs;
+
+  @IsOptional()
+  @IsNotEmpty({ message: 'must not be empty' })
+  @Validate(Needs, ['tlsKey'])
+  tlsCert?: string;
+
+  @IsOptional()
+  @IsNotEmpty({ message: 'must not be empty' })
+  @Validate(Needs, ['tlsCert'])
+  tlsKey?: string;
+
+  @IsOptional()
+  @IsNotEmpty({ message: 'must not be empty' })
+  @Validate(Needs, ['tlsCert'])
+  tlsCa?: string;
+
+  @IsOptional()
+  @Integer(0, 65535)
+  metricsPort?: number;
+
+  @IsOptional()
+  @IsNotEmpty({ message: 'must not be empty' })
+  @Validate(Needs, ['metricsPort'])
+  metricsHost?: string;
+
+  @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
+  logLevel: LogLevel = DEFAULT_LOG_LEVEL;
 }
 
 export type ConfigCheck = { ok: true; config: BrokerConfigDto } | { ok: false; problems: string[] };
@@ -135,17 +188,69 @@ function flagOf(key: ConfigKey): string {
   return FLAGS.find((f) => f.key === key)?.flag ?? key;
 }
 
+/** Where the operator's HTTP endpoints (/metrics, /health) listen. */
+export interface MetricsEndpoint {
+  host: string;
+  port: number;
+}
+
+/** Everything the broker app runs with: the core's options plus the app's own settings. */
+export interface AppConfig {
+  broker: BrokerOptions;
+  /** null when --metrics-port is not given. */
+  metrics: MetricsEndpoint | null;
+  logLevel: LogLevel;
+}
+
+export type AppConfigCheck = { ok: true; app: AppConfig } | { ok: false; problems: string[] };
+
 /**
- * The BrokerOptions for a valid configuration. Reads the users file, so it throws
- * BrokerConfigError when that file is missing or malformed.
+ * The app configuration for a valid DTO. Reads the users file and the TLS files, so it can
+ * still fail; each problem names the flag or variable whose file is unusable.
  */
-export function toBrokerOptions(config: BrokerConfigDto, version: string): BrokerOptions {
-  const { token, usersFile, ...limits } = config;
-  const auth: BrokerOptions['auth'] =
-    token !== undefined
-      ? { mode: 'token', token }
-      : usersFile !== undefined
-        ? { mode: 'hmac', users: loadUsersFile(usersFile) }
-        : { mode: 'none' };
-  return { ...DEFAULT_BROKER_OPTIONS, ...limits, auth, version };
+export function toAppConfig(
+  config: BrokerConfigDto,
+  sources: ConfigSources,
+  version: string,
+): AppConfigCheck {
+  const {
+    token,
+    usersFile,
+    tlsCert,
+    tlsKey,
+    tlsCa,
+    metricsPort,
+    metricsHost,
+    logLevel,
+    ...limits
+  } = config;
+  const name = (key: ConfigKey) => sources[key] ?? flagOf(key);
+  const problems: string[] = [];
+
+  let auth: BrokerOptions['auth'] = { mode: 'none' };
+  if (token !== undefined) auth = { mode: 'token', token };
+  else if (usersFile !== undefined) {
+    try {
+      auth = { mode: 'hmac', users: loadUsersFile(usersFile) };
+    } catch (error) {
+      if (!(error instanceof BrokerConfigError)) throw error;
+      problems.push(`${name('usersFile')}: ${error.message}`);
+    }
+  }
+
+  let tls: BrokerOptions['tls'];
+  if (tlsCert !== undefined && tlsKey !== undefined) {
+    const loaded = loadTlsFiles({ cert: tlsCert, key: tlsKey, ca: tlsCa }, (part) =>
+      name(part === 'cert' ? 'tlsCert' : part === 'key' ? 'tlsKey' : 'tlsCa'),
+    );
+    if (loaded.ok) tls = loaded.tls;
+    else problems.push(...loaded.problems);
+  }
+
+  if (problems.length > 0) return { ok: false, problems };
+  const broker: BrokerOptions = { ...DEFAULT_BROKER_OPTIONS, ...limits, auth, version };
+  if (tls) broker.tls = tls;
+  const metrics =
+    metricsPort === undefined ? null : { host: metricsHost ?? limits.host, port: metricsPort };
+  return { ok: true, app: { broker, metrics, logLevel } };
 }

@@ -1,20 +1,18 @@
-// Ties the Broker to the Nest lifecycle: listen on bootstrap, drain on shutdown.
-import {
-  BeforeApplicationShutdown,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+// Ties the Broker to the Nest lifecycle: listen on bootstrap, drain on shutdown, and log each
+// step as a JSON line for operators.
+import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { Broker } from '@hyps/transport';
+import { JsonLogger } from './json-logger.js';
 
 // Slack on top of shutdownTimeoutMs before a drain that has not finished is cut short.
 const DRAIN_GRACE_MS = 1_000;
 
 @Injectable()
 export class BrokerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('hyps-broker');
-
-  constructor(private readonly broker: Broker) {}
+  constructor(
+    private readonly broker: Broker,
+    private readonly logger: JsonLogger,
+  ) {}
 
   /** The bound address once listening (the real port when configured with port 0). */
   get address(): { host: string; port: number } {
@@ -27,16 +25,21 @@ export class BrokerHost implements OnApplicationBootstrap, BeforeApplicationShut
     return this.broker.authMode;
   }
 
+  get tls(): 'off' | 'on' | 'client-certificates' {
+    const { tls } = this.broker.options;
+    return !tls ? 'off' : tls.ca === undefined ? 'on' : 'client-certificates';
+  }
+
   async onApplicationBootstrap(): Promise<void> {
-    await this.broker.listen();
+    const { host, port } = await this.broker.listen();
+    this.logger.info('listening', { host, port, auth: this.authMode, tls: this.tls });
   }
 
   /** Sends every client ERR 8 after its queued data, then closes (bounded by the core). */
   async beforeApplicationShutdown(signal?: string): Promise<void> {
+    const started = Date.now();
     const { connections } = this.broker.stats();
-    process.stdout.write(
-      `hyps-broker ${signal ?? 'shutdown'}: draining ${connections} connection(s)\n`,
-    );
+    this.logger.info('draining', { signal: signal ?? null, connections });
     // The core bounds drain() by shutdownTimeoutMs; this guards against it never settling.
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -48,12 +51,17 @@ export class BrokerHost implements OnApplicationBootstrap, BeforeApplicationShut
     const outcome = await Promise.race([this.broker.drain().then(() => 'drained' as const), late]);
     clearTimeout(timer);
     if (outcome === 'late') {
-      this.logger.warn('drain did not finish in time; closing every connection now');
+      this.logger.warn('drain did not finish in time; closing every connection now', {
+        shutdownTimeoutMs: this.broker.options.shutdownTimeoutMs,
+      });
       await this.broker.close();
     }
     const { published, delivered, dropped } = this.broker.stats();
-    process.stdout.write(
-      `hyps-broker stopped (published ${published}, delivered ${delivered}, dropped ${dropped})\n`,
-    );
+    this.logger.info('drained', {
+      published,
+      delivered,
+      dropped,
+      durationMs: Date.now() - started,
+    });
   }
 }

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_BROKER_OPTIONS } from '@hyps/transport';
 
-/** Configuration fields settable from the command line, named as in BrokerOptions. */
+/** Configuration fields settable from the command line: BrokerOptions fields, then the app's own. */
 export type ConfigKey =
   | 'host'
   | 'port'
@@ -18,7 +18,18 @@ export type ConfigKey =
   | 'helloTimeoutMs'
   | 'pingIntervalMs'
   | 'frameTimeoutMs'
-  | 'shutdownTimeoutMs';
+  | 'shutdownTimeoutMs'
+  | 'tlsCert'
+  | 'tlsKey'
+  | 'tlsCa'
+  | 'metricsPort'
+  | 'metricsHost'
+  | 'logLevel';
+
+/** The --log-level values, quietest first. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 
 interface FlagSpec {
   key: ConfigKey;
@@ -43,6 +54,12 @@ export const FLAGS: readonly FlagSpec[] = [
   spec('pingIntervalMs', 'ms', 'keepalive PING interval'),
   spec('frameTimeoutMs', 'ms', 'time a started frame may stay incomplete'),
   spec('shutdownTimeoutMs', 'ms', 'time to flush queued data on SIGTERM/SIGINT'),
+  spec('tlsCert', 'path', 'PEM certificate (chain) to serve TLS with; needs --tls-key'),
+  spec('tlsKey', 'path', 'PEM private key of --tls-cert (unencrypted)'),
+  spec('tlsCa', 'path', 'PEM CA bundle: require client certificates signed by it'),
+  spec('metricsPort', 'n', 'HTTP port for /metrics and /health; 0 picks a free one'),
+  spec('metricsHost', 'addr', 'address for the metrics port'),
+  spec('logLevel', 'level', `JSON log level on stderr: ${LOG_LEVELS.join('|')}`),
 ];
 
 function spec(key: ConfigKey, valueName: string, description: string): FlagSpec {
@@ -152,6 +169,9 @@ export function usage(): string {
     'Usage: hyps-broker [options]\n\n' +
     'The Hyps pub/sub broker. Each option can also be set by its HYPS_* environment variable;\n' +
     'the flag wins. --token and --users-file are mutually exclusive; with neither, no auth.\n' +
+    '--tls-cert and --tls-key go together; --tls-ca also requires client certificates.\n' +
+    'With --metrics-port, GET /metrics serves Prometheus metrics and GET /health answers 200\n' +
+    'while listening, 503 while starting or draining. Logs are JSON lines on stderr.\n' +
     'SIGTERM or SIGINT drains: clients get ERR 8 SHUTTING_DOWN, then the process exits 0.\n\n' +
     `  ${'option'.padEnd(w0)}  ${'environment'.padEnd(w1)}  default\n` +
     lines.join('') +
@@ -160,7 +180,20 @@ export function usage(): string {
 }
 
 function defaultText(key: ConfigKey): string {
-  if (key === 'token' || key === 'usersFile') return '(none)';
+  switch (key) {
+    case 'token':
+    case 'usersFile':
+    case 'tlsCert':
+    case 'tlsKey':
+    case 'tlsCa':
+      return '(none)';
+    case 'metricsPort':
+      return '(off)';
+    case 'metricsHost':
+      return '(--host)';
+    case 'logLevel':
+      return DEFAULT_LOG_LEVEL;
+  }
   const value = DEFAULT_BROKER_OPTIONS[key];
   if (typeof value === 'number' && key.endsWith('Bytes') && value >= 1024 * 1024) {
     return `${value} (${value / (1024 * 1024)} MiB)`;
