@@ -88,6 +88,37 @@ describe('ServerHyps and ClientHyps', () => {
     ]);
   });
 
+  it('connects on the first emit of a client that was never connected', async () => {
+    const fresh = new ClientHyps({ url: running.url });
+    try {
+      await lastValueFrom(fresh.emit('orders.created', { id: 2 }), { defaultValue: undefined });
+      await waitFor(() => recorder.events.length === 1);
+      expect(recorder.events[0]!.data).toEqual({ id: 2 });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('errors the emit Observable with a typed error, and only when nobody listens, quietly', async () => {
+    await expect(
+      lastValueFrom(client.emit('orders.*', { id: 3 }), { defaultValue: undefined }),
+    ).rejects.toMatchObject({ code: 'INVALID_CHANNEL' });
+    client.emit('bad..channel', 1); // nobody subscribes: must not become an unhandled rejection
+    await expect(
+      lastValueFrom(client.emit('orders.created', undefined), { defaultValue: undefined }),
+    ).rejects.toThrow(/invalid data or message pattern/);
+  });
+
+  it('runs the dispatch hook for events, so metadata reaches the handler context', async () => {
+    const seen: unknown[] = [];
+    client.setOnDispatchHook((packet) => {
+      packet.metadata = { traceId: 'event-7' };
+      seen.push(packet.pattern);
+    });
+    await lastValueFrom(client.emit('orders.created', { id: 4 }), { defaultValue: undefined });
+    expect(seen).toEqual(['orders.created']);
+  });
+
   it('answers send() from a @HypsMessagePattern handler', async () => {
     await expect(firstValueFrom(client.send('math.sum', [1, 2, 3, 4]))).resolves.toBe(10);
   });

@@ -7,7 +7,8 @@ import type {
   Serializer,
   WritePacket,
 } from '@nestjs/microservices';
-import type { Observable, Subscription } from 'rxjs';
+import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
+import { Observable, throwError, type Subscription } from 'rxjs';
 import { ClientClosedError, HypsClient } from '../client/index.js';
 import type { HypsClientOptions, HypsMessage, HypsStatus } from '../client/index.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS, drainWithin, withoutKeys } from './lifecycle.js';
@@ -66,6 +67,8 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
   private readonly listeners: Listener[] = [];
   private hyps: HypsClient | null = null;
   private connection: Promise<HypsClient> | null = null;
+  /** Set once connected (inbox subscribed), so emit can publish without waiting a tick. */
+  private ready: HypsClient | null = null;
   private inboxSubscription: Subscription | null = null;
   /** Undone on close, after the drain: status forwarding and event listeners. */
   private teardown: Array<() => void> = [];
@@ -95,6 +98,7 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
   async close(): Promise<void> {
     const hyps = this.hyps;
     this.hyps = null;
+    this.ready = null;
     this.connection = null;
     for (const [id, request] of [...this.pending]) {
       this.settle(id, { err: new RequestCancelledError(request.channel), isDisposed: true });
@@ -144,6 +148,43 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
     return () => this.forget(packet.id);
   }
 
+  /**
+   * Like Nest's emit (hot: the event is published even if nobody subscribes; the Observable
+   * completes on the broker's ack), without its defer/mergeMap/connectable pipeline: once
+   * connected an event costs one publish promise.
+   */
+  override emit<TResult = unknown, TInput = unknown>(
+    pattern: unknown,
+    data: TInput,
+  ): Observable<TResult> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return throwError(() => new InvalidMessageException());
+    }
+    const sent = this.publishEvent(pattern, data);
+    sent.catch(() => undefined); // subscribers see the error; there may be none
+    return new Observable<TResult>((subscriber) => {
+      sent.then(
+        () => subscriber.complete(),
+        (err: unknown) => subscriber.error(err),
+      );
+    });
+  }
+
+  private publishEvent(pattern: unknown, data: unknown): Promise<unknown> {
+    const hyps = this.ready;
+    if (!hyps) {
+      return this.connect().then(() => this.dispatchEvent(this.createPacket(pattern, data)));
+    }
+    const serialized: unknown = this.serializer.serialize(this.createPacket(pattern, data));
+    const channel = this.normalizePattern(pattern as string);
+    if (isThenable(serialized)) {
+      return Promise.resolve(serialized).then((value) =>
+        hyps.publish(channel, encodePacket(value)),
+      );
+    }
+    return hyps.publish(channel, encodePacket(serialized));
+  }
+
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     const channel = this.normalizePattern(packet.pattern);
     const serialized: unknown = await this.serializer.serialize(packet);
@@ -170,6 +211,7 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
       throw err;
     }
     if (this.hyps !== hyps) throw new ClientClosedError('ClientHyps was closed while connecting');
+    this.ready = hyps;
     return hyps;
   }
 
@@ -234,6 +276,10 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
     );
     this.teardown.push(off);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 /** The HypsClient part of ClientHypsOptions. */
