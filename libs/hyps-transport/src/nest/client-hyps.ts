@@ -11,6 +11,7 @@ import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-me
 import { Observable, throwError, type Subscription } from 'rxjs';
 import { ClientClosedError, HypsClient } from '../client/index.js';
 import type { HypsClientOptions, HypsMessage, HypsStatus } from '../client/index.js';
+import { isThenable } from './thenable.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS, drainWithin, withoutKeys } from './lifecycle.js';
 import { NoRespondersError, RequestCancelledError, RequestTimeoutError } from './nest-errors.js';
 import { createInbox, decodePayload, DEFAULT_INBOX_PREFIX, encodePacket } from './packet.js';
@@ -276,10 +277,6 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
     );
     this.teardown.push(off);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 /** The HypsClient part of ClientHypsOptions. */

@@ -23,9 +23,12 @@ export interface HypsRequestFields {
   replyTo: string;
 }
 
-/** Encodes a (serialized) packet as the message of a Hyps record. */
-export function encodePacket(packet: unknown): Buffer {
-  return Buffer.from(JSON.stringify(packet), 'utf8');
+/**
+ * Encodes a (serialized) packet as the message of a Hyps record. A string: the client writes it
+ * into its batch buffer directly, with no intermediate Buffer.
+ */
+export function encodePacket(packet: unknown): string {
+  return JSON.stringify(packet) ?? 'null';
 }
 
 /**

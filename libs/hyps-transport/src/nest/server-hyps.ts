@@ -16,6 +16,7 @@ import type { HypsClientEvents } from './client-hyps.js';
 import { HYPS_TRANSPORT } from './decorators.js';
 import type { HypsPatternExtras } from './decorators.js';
 import { HypsContext } from './hyps.context.js';
+import { isThenable } from './thenable.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS, drainWithin, withoutKeys } from './lifecycle.js';
 import { createReplyPacket, decodePayload, encodePacket, replyChannelOf } from './packet.js';
 
@@ -170,11 +171,30 @@ export class ServerHyps
     await messages.ready;
   }
 
-  private async handleMessage(pattern: string, message: HypsMessage): Promise<void> {
-    const decoded = decodePayload(message.data);
-    const packet = (await this.deserializer.deserialize(decoded, {
-      channel: message.channel,
-    })) as Partial<IncomingRequest>;
+  private handleMessage(pattern: string, message: HypsMessage): Promise<void> {
+    let decoded: unknown;
+    let packet: unknown;
+    try {
+      decoded = decodePayload(message.data);
+      packet = this.deserializer.deserialize(decoded, { channel: message.channel });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // The default deserializer is synchronous: skip a microtask per message when it is.
+    if (isThenable(packet)) {
+      return Promise.resolve(packet).then((resolved) =>
+        this.dispatch(pattern, message, decoded, resolved as Partial<IncomingRequest>),
+      );
+    }
+    return this.dispatch(pattern, message, decoded, packet as Partial<IncomingRequest>);
+  }
+
+  private async dispatch(
+    pattern: string,
+    message: HypsMessage,
+    decoded: unknown,
+    packet: Partial<IncomingRequest>,
+  ): Promise<void> {
     const context = new HypsContext([message.channel, pattern, packet.metadata, message]);
     const replyTo = replyChannelOf(decoded);
     if (packet.id === undefined || replyTo === undefined) {
