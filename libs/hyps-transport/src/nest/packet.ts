@@ -36,7 +36,10 @@ export function encodePacket(packet: unknown): string {
  * the text itself, which Nest's request deserializer then wraps as `{ pattern: channel, data }`.
  */
 export function decodePayload(message: Uint8Array): unknown {
-  const text = Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8');
+  const bytes = Buffer.isBuffer(message)
+    ? message
+    : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  const text = bytes.toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch {
