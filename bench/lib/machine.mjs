@@ -1,7 +1,7 @@
 // What the benchmark ran on, and per-process CPU accounting from /proc (Linux).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 
 let clockTicks = null;
 
@@ -66,9 +66,31 @@ export function pinSelf(cpu) {
 }
 
 function canPin() {
+  // cpus() lists every CPU of the machine; availableParallelism() would count only this
+  // process's affinity, which is 1 once pinSelf() has run, and so refuse to pin the servers.
   return (
     process.platform === 'linux' &&
-    availableParallelism() >= 2 &&
+    cpus().length >= 2 &&
     (existsSync('/usr/bin/taskset') || existsSync('/bin/taskset'))
   );
+}
+
+/** Resident memory of a process in bytes (VmRSS in /proc/<pid>/status), or NaN when unknown. */
+export function processRssBytes(pid) {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** This process's soft limit on open files (`ulimit -n`), or NaN when unknown. */
+export function openFileLimit() {
+  try {
+    const text = execFileSync('sh', ['-c', 'ulimit -n']).toString().trim();
+    return text === 'unlimited' ? Infinity : Number(text);
+  } catch {
+    return NaN;
+  }
 }

@@ -23,3 +23,10 @@ export function ratio(a, b) {
     return null;
   return a.median / b.median;
 }
+
+/** The nearest-rank `p`-th percentile (0 < p <= 100) of an ascending array; NaN when empty. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}

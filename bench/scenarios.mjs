@@ -1,0 +1,346 @@
+// Client-level scenarios of issue 5: HypsClient vs ioredis vs nats.js, each against its own
+// server process (Hyps broker CLI, redis-server, nats-server) on 127.0.0.1. See bench/README.md.
+//
+//   npm run build && node bench/scenarios.mjs [--only hyps,redis,nats]
+//     [--scenarios throughput,fanout,broadcast,broadcast-local,latency,publishers,rss]
+//     [--duration-ms 2000] [--warmup-ms 500] [--reps 3] [--no-pin] [--broker-cpu-prof DIR]
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ADAPTERS } from './lib/client-adapters.mjs';
+import {
+  measureSubscriptionRss,
+  runLatency,
+  runWindowed,
+  userChannels,
+} from './lib/client-loads.mjs';
+import { killAllChildren } from './lib/children.mjs';
+import { summarizeProfileFile } from './lib/cpuprofile-summary.mjs';
+import { machineSummary, openFileLimit, pinPrefix, pinSelf } from './lib/machine.mjs';
+import { printReport } from './lib/scenario-report.mjs';
+import {
+  INSTALL_HINTS,
+  NATS_SERVER,
+  REDIS_SERVER,
+  startHypsBroker,
+  startNats,
+  startRedis,
+} from './lib/servers.mjs';
+import { formatBytes, formatInt } from './lib/table.mjs';
+
+const SCENARIOS = [
+  'throughput',
+  'fanout',
+  'broadcast',
+  'broadcast-local',
+  'latency',
+  'publishers',
+  'rss',
+];
+const SIZES = [16, 256, 4096];
+/** Subscriptions (channels) of the fan-out and memory scenarios; local subscribers of broadcast. */
+const MANY = 10_000;
+const BROADCAST_CONNECTIONS = 4;
+const LATENCY_RATES = [10_000, 50_000];
+/** Messages in flight for broadcast-local: each one is MANY deliveries. */
+const LOCAL_WINDOW = 100;
+/** Open files kept free for everything but publisher connections. */
+const FD_RESERVE = 256;
+/** Hard bound on a whole run; children are killed when it passes. */
+const RUN_LIMIT_MS = 20 * 60_000;
+
+const USAGE = `usage: node bench/scenarios.mjs [options]      (after npm run build)
+  --only LIST         systems: hyps, redis, nats (default all three)
+  --scenarios LIST    ${SCENARIOS.join(', ')} (default all)
+  --duration-ms N     measured interval per repetition (default 2000)
+  --warmup-ms N       unmeasured warm-up before it (default 500)
+  --reps N            repetitions per scenario and system (default 3)
+  --window N          messages in flight per load, capped by --window-kib (default 10000)
+  --window-kib N      payload bytes in flight, in KiB (default 2048)
+  --sizes LIST        payload sizes of the throughput scenario (default 16,256,4096)
+  --publishers LIST   publisher connections of the cost curve (default 1,10,100,1000)
+  --no-pin            do not pin servers to CPU 0 and this process to CPU 1
+  --broker-cpu-prof D write a V8 CPU profile of the Hyps broker into directory D`;
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string', default: 'hyps,redis,nats' },
+      scenarios: { type: 'string', default: SCENARIOS.join(',') },
+      'duration-ms': { type: 'string', default: '2000' },
+      'warmup-ms': { type: 'string', default: '500' },
+      reps: { type: 'string', default: '3' },
+      window: { type: 'string', default: '10000' },
+      'window-kib': { type: 'string', default: '2048' },
+      sizes: { type: 'string', default: SIZES.join(',') },
+      publishers: { type: 'string', default: '1,10,100,1000' },
+      'no-pin': { type: 'boolean', default: false },
+      'broker-cpu-prof': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const positive = (name, text = values[name]) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`--${name} must be a positive integer`);
+    return value;
+  };
+  const list = (name, known) =>
+    values[name].split(',').map((text) => {
+      const item = text.trim() === 'ioredis' ? 'redis' : text.trim();
+      if (!known.includes(item)) throw new Error(`unknown '${item}' in --${name}`);
+      return item;
+    });
+  const only = list(
+    'only',
+    ADAPTERS.map((adapter) => adapter.id),
+  );
+  return {
+    systems: ADAPTERS.filter((adapter) => only.includes(adapter.id)),
+    scenarios: new Set(list('scenarios', SCENARIOS)),
+    durationMs: positive('duration-ms'),
+    warmupMs: Number(values['warmup-ms']) || 0,
+    reps: positive('reps'),
+    window: positive('window'),
+    windowBytes: positive('window-kib') * 1024,
+    sizes: values.sizes.split(',').map((text) => {
+      const size = Number(text);
+      if (!Number.isInteger(size) || size < 1 || size > 512 * 1024)
+        throw new Error(`bad size '${text}' in --sizes (1..524288)`);
+      return size;
+    }),
+    publishers: values.publishers.split(',').map((text) => positive('publishers', text)),
+    pin: !values['no-pin'],
+    cpuProfDir: values['broker-cpu-prof'] ? resolve(values['broker-cpu-prof']) : null,
+  };
+}
+
+/** Starts one server of `kind`; null (with a hint printed once) when its binary is missing. */
+const hinted = new Set();
+async function startServer(kind, prefix, nodeArgs = []) {
+  if (kind === 'hyps') return startHypsBroker({ prefix, nodeArgs });
+  const server = kind === 'redis' ? await startRedis({ prefix }) : await startNats({ prefix });
+  if (!server && !hinted.has(kind)) {
+    hinted.add(kind);
+    const binary = kind === 'redis' ? REDIS_SERVER : NATS_SERVER;
+    console.log(`! ${binary} not found, skipping ${kind}: ${INSTALL_HINTS[kind]}`);
+  }
+  return server;
+}
+
+/**
+ * The measured cases, in run order: { scenario, key, label, run(adapter, server) }. The
+ * publisher counts are capped by the open-file limit (`notes` says so).
+ */
+function buildCases(options, notes) {
+  const timing = { warmupMs: options.warmupMs, durationMs: options.durationMs };
+  const windowFor = (size) =>
+    Math.max(1, Math.min(options.window, Math.floor(options.windowBytes / Math.max(1, size))));
+  const windowed = (settings) => (adapter, server) =>
+    runWindowed({ adapter, port: server.port, serverPid: server.pid, ...timing, ...settings });
+  const cases = [];
+  const add = (scenario, key, label, run) => cases.push({ scenario, key, label, run });
+  const want = options.scenarios;
+  if (want.has('throughput')) {
+    for (const size of options.sizes) {
+      add(
+        'throughput',
+        `throughput/${size}`,
+        formatBytes(size),
+        windowed({ size, window: windowFor(size), channels: ['bench.tp'] }),
+      );
+    }
+  }
+  if (want.has('fanout')) {
+    const channels = userChannels(MANY);
+    add(
+      'fanout',
+      'fanout',
+      `${formatInt(MANY)} channels on 1 connection`,
+      windowed({ size: 16, window: windowFor(16), channels }),
+    );
+  }
+  if (want.has('broadcast')) {
+    add(
+      'broadcast',
+      'broadcast',
+      `1 channel, ${BROADCAST_CONNECTIONS} subscriber connections`,
+      windowed({
+        size: 16,
+        window: windowFor(16),
+        channels: ['bench.bcast'],
+        subscriberConnections: BROADCAST_CONNECTIONS,
+      }),
+    );
+  }
+  if (want.has('broadcast-local')) {
+    add(
+      'broadcast',
+      'broadcast-local',
+      `1 channel, 1 connection x ${formatInt(MANY)} local subscribers`,
+      windowed({
+        size: 16,
+        window: Math.min(LOCAL_WINDOW, options.window),
+        channels: ['bench.bcast'],
+        localSubscribers: MANY,
+      }),
+    );
+  }
+  if (want.has('latency')) {
+    for (const rate of LATENCY_RATES) {
+      add('latency', `latency/${rate}`, `${formatInt(rate)} msg/s`, (adapter, server) =>
+        runLatency({ adapter, port: server.port, serverPid: server.pid, rate, ...timing }),
+      );
+    }
+  }
+  if (want.has('publishers')) {
+    const limit = openFileLimit();
+    const cap = Number.isFinite(limit) ? Math.max(1, limit - FD_RESERVE) : Infinity;
+    for (const wanted of options.publishers) {
+      const count = Math.min(wanted, cap);
+      if (count < wanted)
+        notes.push(`${wanted} publishers capped to ${count} by ulimit -n ${limit}.`);
+      add(
+        'publishers',
+        `publishers/${count}`,
+        `${formatInt(count)} publisher${count === 1 ? '' : 's'}`,
+        windowed({ size: 16, window: windowFor(16), channels: ['bench.pubs'], publishers: count }),
+      );
+    }
+  }
+  return cases;
+}
+
+function describe(result) {
+  if ('p99' in result) {
+    return (
+      `p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms, ` +
+      `p99.9 ${result.p999.toFixed(3)} ms, ${formatInt(result.rate)} msgs/s received`
+    );
+  }
+  return (
+    `${formatInt(result.rate).padStart(11)} /s, server CPU ${Math.round(100 * result.serverCpu)}%, ` +
+    `loadgen CPU ${Math.round(100 * result.loadCpu)}%, lost ${result.lost}` +
+    (result.dropped ? ` (DROPPED ${result.dropped})` : '')
+  );
+}
+
+async function runCases(cases, options, servers, results) {
+  for (const item of cases) {
+    // Repetitions interleave the systems, so a slow patch of the machine hits all of them.
+    for (let rep = 1; rep <= options.reps; rep++) {
+      for (const adapter of options.systems) {
+        const server = servers[adapter.server];
+        if (!server) continue;
+        const tag = `${item.key.padEnd(18)} ${adapter.label.padEnd(18)} rep ${rep}`;
+        try {
+          const result = await item.run(adapter, server);
+          const key = `${item.key}/${adapter.id}`;
+          if (!results.has(key)) results.set(key, []);
+          results.get(key).push(result);
+          console.log(`  ${tag}: ${describe(result)}`);
+        } catch (error) {
+          console.log(`! ${tag} failed: ${error instanceof Error ? error.message : error}`);
+        }
+      }
+    }
+  }
+}
+
+/** Server memory with MANY subscriptions: fresh server processes for every measurement. */
+async function runRss(options, prefix, results) {
+  for (let rep = 1; rep <= options.reps; rep++) {
+    for (const adapter of options.systems) {
+      const server = await startServer(adapter.server, prefix);
+      if (!server) continue;
+      const tag = `${'rss'.padEnd(18)} ${adapter.label.padEnd(18)} rep ${rep}`;
+      try {
+        const result = await measureSubscriptionRss({
+          adapter,
+          port: server.port,
+          serverPid: server.pid,
+          count: MANY,
+        });
+        const key = `rss/${adapter.id}`;
+        if (!results.has(key)) results.set(key, []);
+        results.get(key).push(result);
+        console.log(
+          `  ${tag}: RSS ${(result.before / 2 ** 20).toFixed(1)} -> ` +
+            `${(result.after / 2 ** 20).toFixed(1)} MiB`,
+        );
+      } catch (error) {
+        console.log(`! ${tag} failed: ${error instanceof Error ? error.message : error}`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+}
+
+function printBrokerProfile(dir) {
+  const profiles = readdirSync(dir)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .sort();
+  const latest = profiles.at(-1);
+  if (!latest) {
+    console.log(`\nNo CPU profile written to ${dir} (did the broker exit cleanly?)`);
+    return;
+  }
+  console.log(`\nHyps broker CPU profile ${join(dir, latest)}, top self time:\n`);
+  console.log(summarizeProfileFile(join(dir, latest), 30));
+}
+
+async function main() {
+  const options = parseOptions();
+  const watchdog = setTimeout(() => {
+    console.error(`! run exceeded ${RUN_LIMIT_MS / 60_000} minutes, stopping`);
+    killAllChildren();
+    process.exit(1);
+  }, RUN_LIMIT_MS);
+  watchdog.unref();
+  const machine = machineSummary();
+  const pinned = options.pin && pinSelf(1);
+  const prefix = pinned ? pinPrefix(0) : [];
+  const notes = [];
+  const cases = buildCases(options, notes);
+  console.log(
+    `scenarios: ${cases.length} cases x ${options.reps} reps x ${options.systems.length} systems ` +
+      `of ~${((options.warmupMs + options.durationMs) / 1000).toFixed(1)} s` +
+      (options.scenarios.has('rss') ? ' + rss' : '') +
+      `; load average ${machine.loadAverage}`,
+  );
+  const servers = {};
+  const results = new Map();
+  try {
+    const nodeArgs = [];
+    if (options.cpuProfDir) {
+      mkdirSync(options.cpuProfDir, { recursive: true });
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
+    }
+    if (cases.length > 0) {
+      for (const kind of new Set(options.systems.map((adapter) => adapter.server))) {
+        servers[kind] = await startServer(kind, prefix, kind === 'hyps' ? nodeArgs : []);
+      }
+    }
+    await runCases(cases, options, servers, results);
+    if (options.scenarios.has('rss')) await runRss(options, prefix, results);
+  } finally {
+    await Promise.allSettled(Object.values(servers).map((server) => server?.stop()));
+    killAllChildren();
+  }
+  const loadAfter = machineSummary().loadAverage;
+  printReport({ options, cases, results, machine, loadAfter, pinned, servers, notes });
+  if (options.cpuProfDir) printBrokerProfile(options.cpuProfDir);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  killAllChildren();
+  process.exitCode = 1;
+}
