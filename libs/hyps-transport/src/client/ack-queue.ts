@@ -1,8 +1,17 @@
 import { ProtocolError } from '../protocol/errors.js';
 
-/** What a publish resolves with: the number of deliveries the broker made. */
+/** What a publish resolves with: the number of deliveries the broker made. Frozen. */
 export interface PublishResult {
-  receivers: number;
+  readonly receivers: number;
+}
+
+/** Results for small receiver counts are shared (frozen): no object per acknowledged publish. */
+const SHARED_RESULTS: readonly PublishResult[] = Array.from({ length: 64 }, (_, receivers) =>
+  Object.freeze({ receivers }),
+);
+
+function publishResult(receivers: number): PublishResult {
+  return SHARED_RESULTS[receivers] ?? Object.freeze({ receivers });
 }
 
 export type PublishResolve = (result: PublishResult) => void;
@@ -64,7 +73,7 @@ export class AckQueue {
       this.count--;
       if (kind === PUBLISH) {
         this.publishCount--;
-        (resolve as PublishResolve)({ receivers: results[i]! });
+        (resolve as PublishResolve)(publishResult(results[i]!));
       } else {
         (resolve as CommandResolve)(results[i]!);
       }

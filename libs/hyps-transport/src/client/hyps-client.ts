@@ -7,6 +7,7 @@ import {
   UnsupportedProtocolError,
 } from '../protocol/errors.js';
 import type { PublishResult } from './ack-queue.js';
+import { ChannelNameMemo } from './channel-name-memo.js';
 import { Backoff } from './backoff.js';
 import {
   ClientConnection,
@@ -74,14 +75,15 @@ export class HypsClient {
   private brokerInfo: InfoPayload | undefined;
   private droppedTotal = 0;
   private readonly listeners = new ClientEvents();
+  private readonly channelNames = new ChannelNameMemo();
   private readonly events: ConnectionEvents = {
     onRecord: (buf, channelStart, channelEnd, messageEnd) => {
       if (!this.router.hasPlainSubscribers) return;
-      const channel = buf.toString('utf8', channelStart, channelEnd);
+      const channel = this.channelNames.decode(buf, channelStart, channelEnd);
       this.router.routeRecord(channel, buf, channelEnd + 1, messageEnd);
     },
     onGroupMessage: (group, buf, channelStart, channelEnd, messageEnd) => {
-      const channel = buf.toString('utf8', channelStart, channelEnd);
+      const channel = this.channelNames.decode(buf, channelStart, channelEnd);
       this.router.routeGroup(group.toString('utf8'), channel, buf, channelEnd + 1, messageEnd);
     },
     onDropped: (count) => {

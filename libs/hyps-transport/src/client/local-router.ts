@@ -194,7 +194,7 @@ export class LocalRouter {
     const exact = this.exact.get(channel);
     if (this.wildcards.size === 0) {
       if (exact === undefined) return;
-      const message = new ReceivedMessage(channel, buf.subarray(messageStart, messageEnd));
+      const message = new ReceivedMessage(channel, buf, messageStart, messageEnd);
       for (const subscriber of exact) subscriber.deliver(message);
       return;
     }
@@ -203,7 +203,7 @@ export class LocalRouter {
     const visit = (subscriber: LocalSubscriber): void => {
       if (subscriber.stamp === stamp) return;
       subscriber.stamp = stamp;
-      message ??= new ReceivedMessage(channel, buf.subarray(messageStart, messageEnd));
+      message ??= new ReceivedMessage(channel, buf, messageStart, messageEnd);
       subscriber.deliver(message);
     };
     if (exact !== undefined) for (const subscriber of exact) visit(subscriber);
@@ -231,7 +231,7 @@ export class LocalRouter {
       const member = members[index]!;
       if (!member.matches(channel, tokens)) continue;
       state.next = (index + 1) % count;
-      member.deliver(new ReceivedMessage(channel, buf.subarray(messageStart, messageEnd), group));
+      member.deliver(new ReceivedMessage(channel, buf, messageStart, messageEnd, group));
       return true;
     }
     return false;

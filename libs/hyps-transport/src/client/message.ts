@@ -11,24 +11,42 @@ export interface HypsMessage {
   json<T = unknown>(): T;
 }
 
-/** The client's HypsMessage: built once per delivery and shared by every local subscriber. */
+/**
+ * The client's HypsMessage: built once per delivery and shared by every local subscriber. It
+ * keeps the range of the received chunk and makes the `data` slice only when asked for it, so
+ * a subscriber that reads `text()` or `json()` costs no Buffer object.
+ */
 export class ReceivedMessage implements HypsMessage {
+  private slice: Buffer | undefined;
+
   constructor(
     readonly channel: string,
-    readonly data: Buffer,
+    private readonly buf: Buffer,
+    private readonly start: number,
+    private readonly end: number,
     readonly group?: string,
   ) {}
 
+  get data(): Buffer {
+    return (this.slice ??= this.buf.subarray(this.start, this.end));
+  }
+
+  /** Bytes of the message. */
+  get byteLength(): number {
+    return this.end - this.start;
+  }
+
   text(): string {
-    return this.data.toString('utf8');
+    return this.buf.toString('utf8', this.start, this.end);
   }
 
   json<T = unknown>(): T {
-    return JSON.parse(this.data.toString('utf8')) as T;
+    return JSON.parse(this.text()) as T;
   }
 
   /** The same message with its bytes copied, so it no longer pins the received chunk. */
   detached(): ReceivedMessage {
-    return new ReceivedMessage(this.channel, Buffer.from(this.data), this.group);
+    const copy = Buffer.from(this.buf.subarray(this.start, this.end));
+    return new ReceivedMessage(this.channel, copy, 0, copy.length, this.group);
   }
 }

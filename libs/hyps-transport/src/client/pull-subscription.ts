@@ -73,7 +73,7 @@ export class PullSubscription implements HypsPullSubscription, AsyncIterator<Ite
       settle(waiter).resolve({ value: message, done: false });
       return;
     }
-    const size = message.channel.length + message.data.length;
+    const size = message.channel.length + message.byteLength;
     // One message always fits an empty buffer, so a large message is not dropped forever.
     if (this.bufferedBytes > 0 && this.bufferedBytes + size > this.maxBufferedBytes) {
       this.droppedCount++;
@@ -104,7 +104,7 @@ export class PullSubscription implements HypsPullSubscription, AsyncIterator<Ite
     if (this.head < this.queue.length) {
       const message = this.queue[this.head]!;
       this.queue[this.head++] = undefined as unknown as ReceivedMessage;
-      this.bufferedBytes -= message.channel.length + message.data.length;
+      this.bufferedBytes -= message.channel.length + message.byteLength;
       if (this.head === this.queue.length) this.clearQueue();
       else if (this.head >= 1024 && this.head * 2 >= this.queue.length) this.compact();
       return Promise.resolve({ value: message, done: false });

@@ -223,7 +223,7 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
   }
 
   private handleReply(message: HypsMessage): void {
-    Promise.resolve(this.deserializer.deserialize(decodePayload(message.data)))
+    Promise.resolve(this.deserializer.deserialize(decodePayload(message)))
       .then((reply: IncomingResponse) => {
         const request = this.pending.get(reply.id);
         if (!request) return; // a late reply to a request that already ended

@@ -8,6 +8,7 @@
 // Nest 12's IncomingResponseDeserializer treats any other key as a foreign payload.
 import { randomBytes } from 'node:crypto';
 import type { WritePacket } from '@nestjs/microservices';
+import type { HypsMessage } from '../client/index.js';
 
 /** Default first token of reply inboxes (PROTOCOL.md section 8 permissions use `_INBOX.>`). */
 export const DEFAULT_INBOX_PREFIX = '_INBOX';
@@ -35,11 +36,8 @@ export function encodePacket(packet: unknown): string {
  * Decodes a record's message. Non-JSON messages (a plain HypsClient publishing text) come back as
  * the text itself, which Nest's request deserializer then wraps as `{ pattern: channel, data }`.
  */
-export function decodePayload(message: Uint8Array): unknown {
-  const bytes = Buffer.isBuffer(message)
-    ? message
-    : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  const text = bytes.toString('utf8');
+export function decodePayload(message: HypsMessage): unknown {
+  const text = message.text();
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -175,7 +175,7 @@ export class ServerHyps
     let decoded: unknown;
     let packet: unknown;
     try {
-      decoded = decodePayload(message.data);
+      decoded = decodePayload(message);
       packet = this.deserializer.deserialize(decoded, { channel: message.channel });
     } catch (err) {
       return Promise.reject(err);
