@@ -123,6 +123,24 @@ describe('ServerHyps and ClientHyps', () => {
     await expect(firstValueFrom(client.send('math.sum', [1, 2, 3, 4]))).resolves.toBe(10);
   });
 
+  it('sends nothing until send() is subscribed (cold), and works before connect()', async () => {
+    const fresh = new ClientHyps({ url: running.url });
+    try {
+      const start = running.broker.stats().published;
+      const request = fresh.send('math.sum', [2, 3]);
+      await sleep(100);
+      expect(running.broker.stats().published).toBe(start);
+      await expect(firstValueFrom(request)).resolves.toBe(5);
+      const connected = fresh.send('math.sum', [4, 5]);
+      const before = running.broker.stats().published;
+      await sleep(50);
+      expect(running.broker.stats().published).toBe(before);
+      await expect(firstValueFrom(connected)).resolves.toBe(9);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('runs many concurrent requests over the one inbox, each getting its own answer', async () => {
     const answers = await Promise.all(
       Array.from({ length: 50 }, (_, i) => firstValueFrom(client.send('math.sum', [i, 1000]))),

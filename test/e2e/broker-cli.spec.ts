@@ -3,135 +3,19 @@
 // the graceful drain on SIGTERM/SIGINT.
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  encodeHello,
-  encodeRecord,
-  encodeSub,
-  ErrorCode,
-  FrameDecoder,
-  type DecodedFrame,
-  type HelloPayload,
-  type InfoPayload,
-} from '@hyps/transport';
+import { encodeHello, encodeRecord, encodeSub, ErrorCode } from '@hyps/transport';
 import {
   runBroker,
   spawnBroker,
   startProcess,
   type SpawnedBroker,
 } from './helpers/spawn-broker.js';
-
-const WAIT_MS = 5_000;
-
-/** A client that writes bytes by hand and records every decoded frame the broker sends. */
-class WireClient {
-  readonly frames: DecodedFrame[] = [];
-  readonly closed: Promise<void>;
-  private cursor = 0;
-  private wake: (() => void) | null = null;
-  private isClosed = false;
-
-  private constructor(private readonly socket: Socket) {
-    const decoder = new FrameDecoder(
-      {
-        onRecord: (buf, frameStart, channelEnd, frameEnd) =>
-          this.add({
-            type: 'record',
-            frame: Buffer.from(buf.subarray(frameStart, frameEnd)),
-            channel: Buffer.from(buf.subarray(frameStart + 4, channelEnd)),
-            message: Buffer.from(buf.subarray(channelEnd + 1, frameEnd - 1)),
-          }),
-        onControl: (frame) => this.add(frame),
-      },
-      { from: 'broker' },
-    );
-    socket.on('data', (chunk) => decoder.push(chunk));
-    socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.isClosed = true;
-        this.wake?.();
-        resolve();
-      }),
-    );
-  }
-
-  static connect(port: number): Promise<WireClient> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => resolve(new WireClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  /** Connects and reads INFO; with `hello`, also sends it and expects OK. */
-  static async open(port: number, hello?: HelloPayload): Promise<[WireClient, InfoPayload]> {
-    const client = await WireClient.connect(port);
-    clients.push(client);
-    const info = await client.next('info');
-    const payload = JSON.parse(info.body.toString('utf8')) as InfoPayload;
-    if (hello) {
-      client.send(encodeHello(hello));
-      await client.next('ok');
-    }
-    return [client, payload];
-  }
-
-  send(bytes: Buffer): void {
-    this.socket.write(bytes);
-  }
-
-  /** The next frame (after those already taken), which must be of this type. */
-  async next<T extends DecodedFrame['type']>(
-    type: T,
-    timeoutMs = WAIT_MS,
-  ): Promise<Extract<DecodedFrame, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.cursor >= this.frames.length) {
-      if (this.isClosed) throw new Error(`connection closed while waiting for ${type}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
-    }
-    const frame = this.frames[this.cursor++];
-    if (frame.type !== type) throw new Error(`expected ${type}, got ${JSON.stringify(frame)}`);
-    return frame as Extract<DecodedFrame, { type: T }>;
-  }
-
-  /** Resolves when the broker closes the connection; rejects after the bound. */
-  async waitClosed(timeoutMs = WAIT_MS): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('connection still open')), timeoutMs);
-    });
-    try {
-      await Promise.race([this.closed, late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-
-  private add(frame: DecodedFrame): void {
-    this.frames.push(frame);
-    this.wake?.();
-  }
-}
+import { openWireClients, WireClient } from './helpers/wire-client.js';
 
 const brokers: SpawnedBroker[] = [];
-const clients: WireClient[] = [];
 const tempDirs: string[] = [];
 
 async function start(args: string[] = [], env?: NodeJS.ProcessEnv): Promise<SpawnedBroker> {
@@ -149,7 +33,7 @@ function tempFile(name: string, text: string): string {
 }
 
 afterEach(async () => {
-  for (const client of clients.splice(0)) client.destroy();
+  for (const client of openWireClients) client.destroy();
   await Promise.all(brokers.splice(0).map((b) => b.kill()));
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });

@@ -4,125 +4,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { connect as connectTcp, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as connectTls } from 'node:tls';
-import {
-  encodeHello,
-  encodeRecord,
-  encodeSub,
-  ErrorCode,
-  FrameDecoder,
-  type DecodedFrame,
-  type InfoPayload,
-} from '@hyps/transport';
+import { encodeHello, encodeRecord, encodeSub, ErrorCode } from '@hyps/transport';
 import { runBroker, spawnBroker, type SpawnedBroker } from './helpers/spawn-broker.js';
+import { openWireClients, WireClient } from './helpers/wire-client.js';
 
 const WAIT_MS = 5_000;
-
-/** A raw protocol client (plain or TLS) that records every frame the broker sends. */
-class WireClient {
-  readonly frames: DecodedFrame[] = [];
-  readonly closed: Promise<void>;
-  private cursor = 0;
-  private wake: (() => void) | null = null;
-  private isClosed = false;
-
-  constructor(readonly socket: Socket) {
-    const decoder = new FrameDecoder(
-      {
-        onRecord: (buf, frameStart, channelEnd, frameEnd) =>
-          this.add({
-            type: 'record',
-            frame: Buffer.from(buf.subarray(frameStart, frameEnd)),
-            channel: Buffer.from(buf.subarray(frameStart + 4, channelEnd)),
-            message: Buffer.from(buf.subarray(channelEnd + 1, frameEnd - 1)),
-          }),
-        onControl: (frame) => this.add(frame),
-      },
-      { from: 'broker' },
-    );
-    socket.on('data', (chunk: Buffer) => decoder.push(chunk));
-    socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.isClosed = true;
-        this.wake?.();
-        resolve();
-      }),
-    );
-    clients.push(this);
-  }
-
-  /** Reads INFO, sends HELLO and waits for its OK: the round trip a working client needs. */
-  async hello(): Promise<InfoPayload> {
-    const info = JSON.parse((await this.next('info')).body.toString('utf8')) as InfoPayload;
-    this.send(encodeHello({ protocol: 1 }));
-    await this.next('ok');
-    return info;
-  }
-
-  send(bytes: Buffer): void {
-    this.socket.write(bytes);
-  }
-
-  /** The next frame (after those already taken), which must be of this type. */
-  async next<T extends DecodedFrame['type']>(
-    type: T,
-    timeoutMs = WAIT_MS,
-  ): Promise<Extract<DecodedFrame, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.cursor >= this.frames.length) {
-      if (this.isClosed) throw new Error(`connection closed while waiting for ${type}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
-    }
-    const frame = this.frames[this.cursor++];
-    if (frame.type !== type) throw new Error(`expected ${type}, got ${JSON.stringify(frame)}`);
-    return frame as Extract<DecodedFrame, { type: T }>;
-  }
-
-  /** Waits for OK frames until they answer `count` commands in all. */
-  async acks(count: number): Promise<number[]> {
-    const results: number[] = [];
-    while (results.length < count) results.push(...(await this.next('ok')).results);
-    return results;
-  }
-
-  private add(frame: DecodedFrame): void {
-    this.frames.push(frame);
-    this.wake?.();
-  }
-}
-
-function tcpClient(port: number, options: { allowHalfOpen?: boolean } = {}): Promise<WireClient> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp({ host: '127.0.0.1', port, ...options });
-    socket.once('connect', () => resolve(new WireClient(socket)));
-    socket.once('error', reject);
-  });
-}
-
-/** Resolves once the TLS handshake is done from the client's side. */
-function tlsClient(
-  port: number,
-  options: { ca: string; cert?: string; key?: string },
-): Promise<WireClient> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTls({ host: '127.0.0.1', port, ...options });
-    socket.once('secureConnect', () => resolve(new WireClient(socket)));
-    socket.once('error', reject);
-  });
-}
 
 interface HttpAnswer {
   status: number;
@@ -186,7 +74,6 @@ function metricsUrl(broker: SpawnedBroker): string {
 }
 
 const brokers: SpawnedBroker[] = [];
-const clients: WireClient[] = [];
 let certDir = '';
 
 async function start(args: string[], env?: NodeJS.ProcessEnv): Promise<SpawnedBroker> {
@@ -196,7 +83,7 @@ async function start(args: string[], env?: NodeJS.ProcessEnv): Promise<SpawnedBr
 }
 
 afterEach(async () => {
-  for (const client of clients.splice(0)) client.socket.destroy();
+  for (const client of openWireClients) client.destroy();
   await Promise.all(brokers.splice(0).map((b) => b.kill()));
 });
 
@@ -233,9 +120,9 @@ describe('hyps-broker metrics and health (--metrics-port)', () => {
     const bytesInBefore = sample(before.body, 'hyps_bytes_in_total');
     const logLinesBefore = logLines(broker.stderr()).length;
 
-    const subscriber = await tcpClient(broker.port);
+    const subscriber = await WireClient.connect(broker.port);
     await subscriber.hello();
-    const publisher = await tcpClient(broker.port);
+    const publisher = await WireClient.connect(broker.port);
     await publisher.hello();
     subscriber.send(encodeSub('ops.*'));
     subscriber.send(encodeSub('ops..bad'));
@@ -282,7 +169,7 @@ describe('hyps-broker metrics and health (--metrics-port)', () => {
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.body)).toEqual({ status: 'ready' });
 
-    const lingering = await tcpClient(broker.port, { allowHalfOpen: true });
+    const lingering = await WireClient.connect(broker.port, { allowHalfOpen: true });
     await lingering.hello();
     broker.process.kill('SIGTERM');
     // ERR 8 comes once the broker is draining, and the drain is still waiting on this socket.
@@ -394,11 +281,11 @@ describe('hyps-broker TLS', () => {
   it('--tls-cert/--tls-key serve TLS: a client trusting the CA gets INFO and OK', async () => {
     const broker = await start(['--tls-cert', file('server.crt'), '--tls-key', file('server.key')]);
     expect(broker.stdout()).toMatch(/listening on 127\.0\.0\.1:\d+ \(tls\)/);
-    const client = await tlsClient(broker.port, { ca });
+    const client = await WireClient.connectTls(broker.port, { ca });
     expect(await client.hello()).toMatchObject({ protocol: 1, server: 'hyps' });
 
     // A plain client's HELLO is not a TLS handshake: the listener closes the connection.
-    const plain = await tcpClient(broker.port);
+    const plain = await WireClient.connect(broker.port);
     plain.send(encodeHello({ protocol: 1 }));
     await expect(plain.next('info')).rejects.toThrow(/connection closed/);
   });
@@ -413,7 +300,7 @@ describe('hyps-broker TLS', () => {
 
     // With TLS 1.3 the client's side of the handshake completes before the broker checks the
     // client's certificate, so the refusal arrives as a handshake error or a closed connection.
-    const refused = await tlsClient(broker.port, { ca })
+    const refused = await WireClient.connectTls(broker.port, { ca })
       .then((client) => client.hello())
       .then(
         () => null,
@@ -423,7 +310,11 @@ describe('hyps-broker TLS', () => {
     // Refused by the broker, not merely slow.
     expect(refused!.message).not.toMatch(/within \d+ ms/);
 
-    const client = await tlsClient(broker.port, { ca, cert: clientCert, key: clientKey });
+    const client = await WireClient.connectTls(broker.port, {
+      ca,
+      cert: clientCert,
+      key: clientKey,
+    });
     expect(await client.hello()).toMatchObject({ protocol: 1 });
   });
 

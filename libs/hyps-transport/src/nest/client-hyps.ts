@@ -12,7 +12,12 @@ import { Observable, throwError, type Subscription } from 'rxjs';
 import { ClientClosedError, HypsClient } from '../client/index.js';
 import type { HypsClientOptions, HypsMessage, HypsStatus } from '../client/index.js';
 import { isThenable } from './thenable.js';
-import { DEFAULT_CLOSE_TIMEOUT_MS, drainWithin, withoutKeys } from './lifecycle.js';
+import {
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  drainWithin,
+  listenOn,
+  transportClientOptions,
+} from './lifecycle.js';
 import { NoRespondersError, RequestCancelledError, RequestTimeoutError } from './nest-errors.js';
 import { createInbox, decodePayload, DEFAULT_INBOX_PREFIX, encodePacket } from './packet.js';
 
@@ -154,7 +159,8 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
    * completes on the broker's ack), without its defer/mergeMap/connectable pipeline: once
    * connected an event costs one publish promise.
    */
-  override emit<TResult = unknown, TInput = unknown>(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override emit<TResult = any, TInput = any>(
     pattern: unknown,
     data: TInput,
   ): Observable<TResult> {
@@ -169,6 +175,25 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
         (err: unknown) => subscriber.error(err),
       );
     });
+  }
+
+  /**
+   * Like Nest's send (cold: the request goes out on subscribe; replies stream until disposed),
+   * without the defer/mergeMap hop once connected. Before that, Nest's own path connects first.
+   */
+  // Same defaults as ClientProxy#send, so callers' inferred types do not change.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override send<TResult = any, TInput = any>(
+    pattern: unknown,
+    data: TInput,
+  ): Observable<TResult> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return throwError(() => new InvalidMessageException());
+    }
+    if (!this.ready) return super.send<TResult, TInput>(pattern, data);
+    return new Observable<TResult>((observer) =>
+      this.publish(this.createPacket(pattern, data), this.createObserver(observer)),
+    );
   }
 
   private publishEvent(pattern: unknown, data: unknown): Promise<unknown> {
@@ -271,17 +296,13 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
   }
 
   private attach(hyps: HypsClient, [event, callback]: Listener): void {
-    const off = (hyps.on as (event: string, fn: (...args: never[]) => void) => () => void)(
-      event,
-      callback,
-    );
-    this.teardown.push(off);
+    this.teardown.push(listenOn(hyps, event, callback));
   }
 }
 
 /** The HypsClient part of ClientHypsOptions. */
 function hypsClientOptionsOf(options: ClientHypsOptions): HypsClientOptions {
-  return withoutKeys(options, [
+  return transportClientOptions(options, [
     'requestTimeoutMs',
     'inboxPrefix',
     'closeTimeoutMs',

@@ -20,3 +20,4 @@ export {
 } from './nest-errors.js';
 export type { HypsConfigProblem } from './nest-errors.js';
 export { DEFAULT_INBOX_PREFIX } from './packet.js';
+export { NEST_FLUSH_THRESHOLD_BYTES } from './lifecycle.js';

@@ -17,7 +17,12 @@ import { HYPS_TRANSPORT } from './decorators.js';
 import type { HypsPatternExtras } from './decorators.js';
 import { HypsContext } from './hyps.context.js';
 import { isThenable } from './thenable.js';
-import { DEFAULT_CLOSE_TIMEOUT_MS, drainWithin, withoutKeys } from './lifecycle.js';
+import {
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  drainWithin,
+  listenOn,
+  transportClientOptions,
+} from './lifecycle.js';
 import { createReplyPacket, decodePayload, encodePacket, replyChannelOf } from './packet.js';
 
 /** Options of ServerHyps: the HypsClient options plus how handlers subscribe. */
@@ -231,17 +236,13 @@ export class ServerHyps
     event: keyof HypsClientEvents,
     fn: (...args: never[]) => void,
   ): void {
-    const off = (hyps.on as (event: string, fn: (...args: never[]) => void) => () => void)(
-      event,
-      fn,
-    );
-    this.teardown.push(off);
+    this.teardown.push(listenOn(hyps, event, fn));
   }
 }
 
 /** The HypsClient part of ServerHypsOptions. */
 function hypsClientOptionsOf(options: ServerHypsOptions): HypsClientOptions {
-  return withoutKeys(options, [
+  return transportClientOptions(options, [
     'group',
     'broadcast',
     'closeTimeoutMs',
