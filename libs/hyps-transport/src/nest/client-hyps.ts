@@ -160,10 +160,7 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
    * connected an event costs one publish promise.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override emit<TResult = any, TInput = any>(
-    pattern: unknown,
-    data: TInput,
-  ): Observable<TResult> {
+  override emit<TResult = any, TInput = any>(pattern: unknown, data: TInput): Observable<TResult> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageException());
     }
@@ -183,10 +180,7 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
    */
   // Same defaults as ClientProxy#send, so callers' inferred types do not change.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override send<TResult = any, TInput = any>(
-    pattern: unknown,
-    data: TInput,
-  ): Observable<TResult> {
+  override send<TResult = any, TInput = any>(pattern: unknown, data: TInput): Observable<TResult> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageException());
     }
