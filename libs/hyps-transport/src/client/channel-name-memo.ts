@@ -1,5 +1,5 @@
 /**
- * The last channel name decoded from a delivery, kept with its bytes. Deliveries tend to come in
+ * The last channel (or group) name decoded from a delivery, kept with its bytes. Deliveries come in
  * runs on one channel; comparing a few bytes is cheaper than decoding UTF-8 into a new string
  * each time. The bytes are copied, so no received chunk is kept alive.
  */

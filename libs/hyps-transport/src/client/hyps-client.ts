@@ -76,6 +76,7 @@ export class HypsClient {
   private droppedTotal = 0;
   private readonly listeners = new ClientEvents();
   private readonly channelNames = new ChannelNameMemo();
+  private readonly groupNames = new ChannelNameMemo();
   private readonly events: ConnectionEvents = {
     onRecord: (buf, channelStart, channelEnd, messageEnd) => {
       if (!this.router.hasPlainSubscribers) return;
@@ -84,7 +85,8 @@ export class HypsClient {
     },
     onGroupMessage: (group, buf, channelStart, channelEnd, messageEnd) => {
       const channel = this.channelNames.decode(buf, channelStart, channelEnd);
-      this.router.routeGroup(group.toString('utf8'), channel, buf, channelEnd + 1, messageEnd);
+      const groupName = this.groupNames.decode(group, 0, group.length);
+      this.router.routeGroup(groupName, channel, buf, channelEnd + 1, messageEnd);
     },
     onDropped: (count) => {
       this.droppedTotal += count;
