@@ -1,6 +1,9 @@
 /** Smallest slab the batcher writes frames into. */
 const MIN_SLAB_BYTES = 16 * 1024;
 
+/** After the first early write of a tick, the batch grows to at least this before the next. */
+const LATER_FLUSH_BYTES = 64 * 1024;
+
 /**
  * Coalesces every frame queued in one tick into a single socket write. Frames are encoded straight
  * into a slab buffer (no Buffer per frame); a flush hands the socket a slice of the slab and later
@@ -13,11 +16,14 @@ export class WriteBatcher {
   private start = 0;
   private end = 0;
   private scheduled = false;
+  /** Whether a batch already went out early in this tick. */
+  private flushedEarly = false;
   private blocked = false;
   private stopped = false;
   private readonly slabBytes: number;
   private readonly flushTask = (): void => {
     this.scheduled = false;
+    this.flushedEarly = false;
     if (!this.blocked) this.flush();
   };
 
@@ -45,7 +51,16 @@ export class WriteBatcher {
    * exactly that range before yielding.
    */
   reserve(bytes: number): number {
-    if (this.end - this.start >= this.flushThresholdBytes && !this.blocked) this.flush();
+    // The first early write of a tick lets the broker start on it while the rest is produced;
+    // after that, larger batches keep the write count down.
+    const pending = this.end - this.start;
+    const limit = this.flushedEarly
+      ? Math.max(this.flushThresholdBytes, LATER_FLUSH_BYTES)
+      : this.flushThresholdBytes;
+    if (pending >= limit && !this.blocked) {
+      this.flushedEarly = true;
+      this.flush();
+    }
     if (this.slab.length - this.end < bytes) this.grow(bytes);
     const offset = this.end;
     this.end += bytes;
