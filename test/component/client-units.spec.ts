@@ -87,7 +87,7 @@ describe('record writer', () => {
 });
 
 describe('WriteBatcher', () => {
-  it('coalesces a tick into one write and flushes early past the threshold', async () => {
+  it('coalesces a tick into one write, with one early write past the threshold', async () => {
     const chunks: Buffer[] = [];
     const batcher = new WriteBatcher((chunk) => (chunks.push(Buffer.from(chunk)), true), 100);
     for (let i = 0; i < 10; i++) batcher.write(Buffer.from('0123456789'));
@@ -97,11 +97,18 @@ describe('WriteBatcher', () => {
     expect(chunks[0]!.length).toBe(100);
 
     for (let i = 0; i < 25; i++) batcher.write(Buffer.from('abcdefghij'));
-    // The frame after the 100th byte triggers a flush of the first 100.
-    expect(chunks.map((c) => c.length)).toEqual([100, 100, 100]);
+    // The frame after the 100th byte triggers one early write of the first 100; the rest of the
+    // tick is batched (up to 64 KiB) and goes out at its end.
+    expect(chunks.map((c) => c.length)).toEqual([100, 100]);
     await new Promise((resolve) => process.nextTick(resolve));
-    expect(chunks.map((c) => c.length)).toEqual([100, 100, 100, 50]);
+    expect(chunks.map((c) => c.length)).toEqual([100, 100, 150]);
     expect(Buffer.concat(chunks.slice(1)).toString()).toBe('abcdefghij'.repeat(25));
+
+    // A new tick may write early again.
+    for (let i = 0; i < 11; i++) batcher.write(Buffer.from('klmnopqrst'));
+    expect(chunks.map((c) => c.length)).toEqual([100, 100, 150, 100]);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(chunks.map((c) => c.length)).toEqual([100, 100, 150, 100, 10]);
   });
 
   it('holds the batch while the socket applies backpressure, and keeps bytes intact on growth', async () => {
