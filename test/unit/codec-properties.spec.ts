@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import {
-  ControlFrame,
   FrameDecoder,
   FrameDecoderOptions,
   FrameTooLargeError,
@@ -23,36 +22,11 @@ import {
   recordFrameLength,
   writeRecord,
 } from '@hyps/transport';
+import { describingSink, hex, type FrameEvent } from './helpers/frame-events.js';
 
 const RUNS = { numRuns: 300 };
 
-type Event = Record<string, unknown>;
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
-
-/** Decoded frames as plain data, so frames from a slice and from a copy compare equal. */
-function describeControl(frame: ControlFrame): Event {
-  switch (frame.type) {
-    case 'hello':
-    case 'info':
-      return { type: frame.type, body: frame.body.toString('utf8') };
-    case 'sub':
-    case 'unsub':
-      return {
-        type: frame.type,
-        pattern: frame.pattern.toString(),
-        group: frame.group?.toString(),
-      };
-    case 'group_msg':
-      return {
-        type: 'group_msg',
-        group: frame.group.toString('utf8'),
-        channel: frame.buf.toString('utf8', frame.channelStart, frame.channelEnd),
-        message: hex(frame.buf.subarray(frame.channelEnd + 1, frame.messageEnd)),
-      };
-    default:
-      return { ...frame };
-  }
-}
+type Event = FrameEvent;
 
 interface Outcome {
   events: Event[];
@@ -67,20 +41,7 @@ function decode(chunks: Buffer[], options: FrameDecoderOptions): Outcome {
   const events: Event[] = [];
   const recordBuffers: Buffer[] = [];
   const decoder = new FrameDecoder(
-    {
-      onRecord(buf, frameStart, channelEnd, frameEnd) {
-        recordBuffers.push(buf);
-        events.push({
-          type: 'record',
-          frame: hex(buf.subarray(frameStart, frameEnd)),
-          channel: buf.toString('utf8', frameStart + 4, channelEnd),
-          message: hex(buf.subarray(channelEnd + 1, frameEnd - 1)),
-        });
-      },
-      onControl(frame) {
-        events.push(describeControl(frame));
-      },
-    },
+    describingSink(events, (buf) => recordBuffers.push(buf)),
     options,
   );
   for (const chunk of chunks) {

@@ -1,5 +1,4 @@
 import {
-  ControlFrame,
   DEFAULT_MAX_FRAME_BYTES,
   FrameDecoder,
   FrameDecoderOptions,
@@ -21,35 +20,9 @@ import {
   encodeSub,
   encodeUnsub,
 } from '@hyps/transport';
+import { describeControl, describingSink, hex, type FrameEvent } from './helpers/frame-events.js';
 
-/** A decoded frame as plain comparable data: byte fields as hex, whichever buffer they came in. */
-type Event = Record<string, unknown>;
-
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
-
-function describeControl(frame: ControlFrame): Event {
-  switch (frame.type) {
-    case 'hello':
-    case 'info':
-      return { type: frame.type, body: frame.body.toString('utf8') };
-    case 'sub':
-    case 'unsub':
-      return {
-        type: frame.type,
-        pattern: frame.pattern.toString('utf8'),
-        group: frame.group?.toString('utf8'),
-      };
-    case 'group_msg':
-      return {
-        type: 'group_msg',
-        group: frame.group.toString('utf8'),
-        channel: frame.buf.toString('utf8', frame.channelStart, frame.channelEnd),
-        message: hex(frame.buf.subarray(frame.channelEnd + 1, frame.messageEnd)),
-      };
-    default:
-      return { ...frame };
-  }
-}
+type Event = FrameEvent;
 
 interface RecordCall {
   buf: Buffer;
@@ -65,20 +38,9 @@ function collector() {
   return {
     events,
     records,
-    sink: {
-      onRecord(buf: Buffer, frameStart: number, channelEnd: number, frameEnd: number) {
-        records.push({ buf, frameStart, channelEnd, frameEnd });
-        events.push({
-          type: 'record',
-          frame: hex(buf.subarray(frameStart, frameEnd)),
-          channel: buf.toString('utf8', frameStart + 4, channelEnd),
-          message: hex(buf.subarray(channelEnd + 1, frameEnd - 1)),
-        });
-      },
-      onControl(frame: ControlFrame) {
-        events.push(describeControl(frame));
-      },
-    },
+    sink: describingSink(events, (buf, frameStart, channelEnd, frameEnd) =>
+      records.push({ buf, frameStart, channelEnd, frameEnd }),
+    ),
   };
 }
 
