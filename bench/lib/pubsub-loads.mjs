@@ -50,6 +50,33 @@ function windowFor(windowBytes, wireBytesPerMessage) {
   return Math.max(1, Math.floor(windowBytes / wireBytesPerMessage));
 }
 
+/** `start()`/`stop()` of a load whose pump is created by `open()`. */
+function pumpControls(getPump) {
+  return {
+    start() {
+      const pump = getPump();
+      pump.running = true;
+      pump.pump();
+    },
+    stop() {
+      const pump = getPump();
+      if (pump) pump.running = false;
+    },
+  };
+}
+
+/** A raw socket whose received bytes feed `counter`; `onData` runs after each chunk. */
+async function countingSocket(port, counter) {
+  const socket = await openSocket(port);
+  const conn = { socket, counter, onData: null };
+  socket.on('data', (chunk) => {
+    counter.push(chunk);
+    conn.onData?.();
+  });
+  socket.on('error', () => {});
+  return conn;
+}
+
 function failIfErrors(what, errors) {
   if (errors.length > 0) throw new Error(`${what}: ${errors.slice(0, 3).join('; ')}`);
 }
@@ -60,14 +87,8 @@ export function hypsRawLoad({ port, size, windowBytes, channel = 'bench.fwd' }) 
   let sub = null;
   let pump = null;
   const connectHyps = async () => {
-    const socket = await openSocket(port);
-    const counter = new HypsFrameCounter();
-    const conn = { socket, counter, onData: null };
-    socket.on('data', (chunk) => {
-      counter.push(chunk);
-      conn.onData?.();
-    });
-    socket.on('error', () => {});
+    const conn = await countingSocket(port, new HypsFrameCounter());
+    const { socket, counter } = conn;
     socket.write(encodeHello({ protocol: 1, name: 'bench' }));
     await waitUntil(() => counter.acks >= 1 || counter.errors.length > 0, { what: 'HELLO OK' });
     failIfErrors('hyps HELLO', counter.errors);
@@ -99,13 +120,7 @@ export function hypsRawLoad({ port, size, windowBytes, channel = 'bench.fwd' }) 
       pub.onData = pump.pump;
       sub.onData = pump.pump;
     },
-    start() {
-      pump.running = true;
-      pump.pump();
-    },
-    stop() {
-      if (pump) pump.running = false;
-    },
+    ...pumpControls(() => pump),
     async close() {
       pub?.socket.destroy();
       sub?.socket.destroy();
@@ -118,17 +133,7 @@ export function redisRawLoad({ port, size, windowBytes, channel = 'bench.fwd' })
   let pub = null;
   let sub = null;
   let pump = null;
-  const connectResp = async () => {
-    const socket = await openSocket(port);
-    const counter = new RespCounter();
-    const conn = { socket, counter, onData: null };
-    socket.on('data', (chunk) => {
-      counter.push(chunk);
-      conn.onData?.();
-    });
-    socket.on('error', () => {});
-    return conn;
-  };
+  const connectResp = () => countingSocket(port, new RespCounter());
   return {
     name: 'redis-raw',
     received: () => sub.counter.messages,
@@ -154,13 +159,7 @@ export function redisRawLoad({ port, size, windowBytes, channel = 'bench.fwd' })
       pub.onData = pump.pump;
       sub.onData = pump.pump;
     },
-    start() {
-      pump.running = true;
-      pump.pump();
-    },
-    stop() {
-      if (pump) pump.running = false;
-    },
+    ...pumpControls(() => pump),
     async close() {
       pub?.socket.destroy();
       sub?.socket.destroy();
@@ -218,13 +217,7 @@ export function ioredisLoad({ port, size, windowBytes, channel = 'bench.fwd' }) 
       });
       await sub.subscribe(channel);
     },
-    start() {
-      pump.running = true;
-      pump.pump();
-    },
-    stop() {
-      if (pump) pump.running = false;
-    },
+    ...pumpControls(() => pump),
     async close() {
       pub?.disconnect();
       sub?.disconnect();
@@ -272,13 +265,7 @@ export function natsLoad({ port, size, windowBytes, subject = 'bench.fwd' }) {
       });
       await sub.flush(); // the server has registered the subscription
     },
-    start() {
-      pump.running = true;
-      pump.pump();
-    },
-    stop() {
-      if (pump) pump.running = false;
-    },
+    ...pumpControls(() => pump),
     async close() {
       await Promise.allSettled([pub?.close(), sub?.close()]);
     },
