@@ -10,36 +10,50 @@ const NEWLINE = 0x0a;
 const CR = 0x0d;
 
 /**
+ * What both counters share: a chunk first finishes skipping the body left over from the previous
+ * chunk (`skip`), then is joined to a carried-over unparsed start (`tail`).
+ */
+class StreamScanner {
+  /** Bytes of the current item still to skip (one that continues in the next chunk). */
+  skip = 0;
+  /** An unparsed item start carried over from the previous chunk. */
+  tail = null;
+
+  /** The bytes to scan from offset 0, or null when the whole chunk was skipped. */
+  resume(chunk) {
+    let buf = chunk;
+    if (this.skip > 0) {
+      if (this.skip >= buf.length) {
+        this.skip -= buf.length;
+        return null;
+      }
+      buf = buf.subarray(this.skip);
+      this.skip = 0;
+    }
+    if (this.tail !== null) {
+      buf = Buffer.concat([this.tail, buf]);
+      this.tail = null;
+    }
+    return buf;
+  }
+}
+
+/**
  * Counts Hyps frames sent by a broker (PROTOCOL.md section 1): records (deliveries), acknowledged
  * commands (the `n` of each OK), DROPPED counts, and ERRs. Record bodies are skipped unread.
  */
-export class HypsFrameCounter {
+export class HypsFrameCounter extends StreamScanner {
   records = 0;
   acks = 0;
   dropped = 0;
   pings = 0;
   errors = [];
-  /** Bytes of the current frame still to skip (a frame that continues in the next chunk). */
-  skip = 0;
-  /** An unclassified frame start carried over from the previous chunk. */
-  tail = null;
 
   push(chunk) {
-    let buf = chunk;
+    const resumed = this.resume(chunk);
+    if (resumed === null) return;
+    const buf = resumed;
     let p = 0;
-    if (this.skip > 0) {
-      if (this.skip >= buf.length) {
-        this.skip -= buf.length;
-        return;
-      }
-      p = this.skip;
-      this.skip = 0;
-    }
-    if (this.tail !== null) {
-      buf = Buffer.concat([this.tail, p === 0 ? buf : buf.subarray(p)]);
-      p = 0;
-      this.tail = null;
-    }
     const n = buf.length;
     let records = 0;
     while (p + 5 <= n) {
@@ -81,35 +95,22 @@ export class HypsFrameCounter {
  * `message` pushes (`*3` arrays whose first bulk string has 7 bytes: "message"; "subscribe" has
  * 9, "pmessage" 8). Bulk string bodies are skipped unread.
  */
-export class RespCounter {
+export class RespCounter extends StreamScanner {
   replies = 0;
   messages = 0;
   /** Completed top-level arrays of any kind (e.g. the `subscribe` confirmation). */
   pushes = 0;
   errors = [];
-  skip = 0;
-  tail = null;
   /** Elements left in the current top-level array; 0 at top level. */
   remaining = 0;
   first = false;
   isMessage = false;
 
   push(chunk) {
-    let buf = chunk;
+    const resumed = this.resume(chunk);
+    if (resumed === null) return;
+    const buf = resumed;
     let p = 0;
-    if (this.skip > 0) {
-      if (this.skip >= buf.length) {
-        this.skip -= buf.length;
-        return;
-      }
-      p = this.skip;
-      this.skip = 0;
-    }
-    if (this.tail !== null) {
-      buf = Buffer.concat([this.tail, p === 0 ? buf : buf.subarray(p)]);
-      p = 0;
-      this.tail = null;
-    }
     const n = buf.length;
     while (p < n) {
       const type = buf[p];
