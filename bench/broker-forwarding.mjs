@@ -6,8 +6,8 @@
 //     [--broker-cpu-prof DIR]
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { killAllChildren } from './lib/children.mjs';
+import { commonOptions, parseBenchArgs } from './lib/cli.mjs';
 import { summarizeProfileFile } from './lib/cpuprofile-summary.mjs';
 import { machineSummary, pinPrefix, pinSelf } from './lib/machine.mjs';
 import { measureLoad } from './lib/measure.mjs';
@@ -42,29 +42,14 @@ const SYSTEMS = [
 ];
 
 function parseOptions() {
-  const { values } = parseArgs({
-    options: {
-      'duration-ms': { type: 'string', default: '3000' },
-      'warmup-ms': { type: 'string', default: '500' },
-      reps: { type: 'string', default: '3' },
+  const { values, positive } = parseBenchArgs(
+    {
+      ...commonOptions({ durationMs: 3000 }),
       sizes: { type: 'string', default: '16,256,4096' },
       only: { type: 'string', default: 'hyps,redis,nats' },
-      'window-kib': { type: 'string', default: '2048' },
-      'no-pin': { type: 'boolean', default: false },
-      'broker-cpu-prof': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const positive = (name) => {
-    const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
+    USAGE,
+  );
   const sizes = values.sizes.split(',').map((text) => {
     const size = Number(text.trim());
     if (!Number.isInteger(size) || size < 0 || size > 512 * 1024)

@@ -6,7 +6,6 @@
 //     [--duration-ms 2000] [--warmup-ms 500] [--reps 3] [--no-pin] [--broker-cpu-prof DIR]
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ADAPTERS } from './lib/client-adapters.mjs';
 import {
   measureSubscriptionRss,
@@ -15,6 +14,7 @@ import {
   userChannels,
 } from './lib/client-loads.mjs';
 import { killAllChildren } from './lib/children.mjs';
+import { commonOptions, parseBenchArgs } from './lib/cli.mjs';
 import { summarizeProfileFile } from './lib/cpuprofile-summary.mjs';
 import { machineSummary, openFileLimit, pinPrefix, pinSelf } from './lib/machine.mjs';
 import { printReport } from './lib/scenario-report.mjs';
@@ -63,32 +63,17 @@ const USAGE = `usage: node bench/scenarios.mjs [options]      (after npm run bui
   --broker-cpu-prof D write a V8 CPU profile of the Hyps broker into directory D`;
 
 function parseOptions() {
-  const { values } = parseArgs({
-    options: {
+  const { values, positive } = parseBenchArgs(
+    {
+      ...commonOptions({ durationMs: 2000 }),
       only: { type: 'string', default: 'hyps,redis,nats' },
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
-      'duration-ms': { type: 'string', default: '2000' },
-      'warmup-ms': { type: 'string', default: '500' },
-      reps: { type: 'string', default: '3' },
       window: { type: 'string', default: '10000' },
-      'window-kib': { type: 'string', default: '2048' },
       sizes: { type: 'string', default: SIZES.join(',') },
       publishers: { type: 'string', default: '1,10,100,1000' },
-      'no-pin': { type: 'boolean', default: false },
-      'broker-cpu-prof': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const positive = (name, text = values[name]) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
+    USAGE,
+  );
   const list = (name, known) =>
     values[name].split(',').map((text) => {
       const item = text.trim() === 'ioredis' ? 'redis' : text.trim();
