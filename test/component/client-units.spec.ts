@@ -145,9 +145,15 @@ describe('LocalRouter', () => {
   }
 
   function deliver(router: LocalRouter, channel: string, text: string, group?: string): void {
+    if (group === undefined) {
+      // As on the wire: the channel bytes, a newline, the message.
+      const buf = Buffer.from(`${channel}\n${text}`);
+      const channelEnd = Buffer.byteLength(channel);
+      router.routeRecord(buf, 0, channelEnd, channelEnd + 1, buf.length);
+      return;
+    }
     const buf = Buffer.from(text);
-    if (group === undefined) router.routeRecord(channel, buf, 0, buf.length);
-    else router.routeGroup(group, channel, buf, 0, buf.length);
+    router.routeGroup(group, channel, buf, 0, buf.length);
   }
 
   it('refcounts entries per pattern and group', () => {

@@ -15,11 +15,17 @@ function publishResult(receivers: number): PublishResult {
 }
 
 export type PublishResolve = (result: PublishResult) => void;
+/** Node-style completion of a publish: the error, or null and the result. */
+export type PublishCallback = (error: Error | null, result?: PublishResult) => void;
 export type CommandResolve = (result: number) => void;
 export type Reject = (error: Error) => void;
 
+type Settle = PublishResolve | CommandResolve | PublishCallback;
+
 const PUBLISH = 0;
 const COMMAND = 1;
+/** A publish settled through one PublishCallback (no promise), stored as resolve and reject. */
+const PUBLISH_CALLBACK = 2;
 const INITIAL_CAPACITY = 1024;
 
 /**
@@ -29,9 +35,7 @@ const INITIAL_CAPACITY = 1024;
  */
 export class AckQueue {
   private kinds = new Uint8Array(INITIAL_CAPACITY);
-  private resolves: Array<PublishResolve | CommandResolve | undefined> = new Array(
-    INITIAL_CAPACITY,
-  );
+  private resolves: Array<Settle | undefined> = new Array(INITIAL_CAPACITY);
   private rejects: Array<Reject | undefined> = new Array(INITIAL_CAPACITY);
   private mask = INITIAL_CAPACITY - 1;
   private head = 0;
@@ -50,6 +54,12 @@ export class AckQueue {
 
   pushPublish(resolve: PublishResolve, reject: Reject): void {
     this.push(PUBLISH, resolve, reject);
+    this.publishCount++;
+  }
+
+  /** A publish whose callback is called with (null, result) or (error). */
+  pushPublishCallback(callback: PublishCallback): void {
+    this.push(PUBLISH_CALLBACK, callback, callback);
     this.publishCount++;
   }
 
@@ -74,6 +84,9 @@ export class AckQueue {
       if (kind === PUBLISH) {
         this.publishCount--;
         (resolve as PublishResolve)(publishResult(results[i]!));
+      } else if (kind === PUBLISH_CALLBACK) {
+        this.publishCount--;
+        invokePublishCallback(resolve as PublishCallback, publishResult(results[i]!));
       } else {
         (resolve as CommandResolve)(results[i]!);
       }
@@ -94,15 +107,16 @@ export class AckQueue {
   private shift(): Reject {
     const at = this.head;
     const reject = this.rejects[at]!;
-    if (this.kinds[at] === PUBLISH) this.publishCount--;
+    const kind = this.kinds[at];
+    if (kind !== COMMAND) this.publishCount--;
     this.resolves[at] = undefined;
     this.rejects[at] = undefined;
     this.head = (at + 1) & this.mask;
     this.count--;
-    return reject;
+    return kind === PUBLISH_CALLBACK ? (error) => invokePublishCallback(reject, error) : reject;
   }
 
-  private push(kind: number, resolve: PublishResolve | CommandResolve, reject: Reject): void {
+  private push(kind: number, resolve: Settle, reject: Reject): void {
     if (this.count > this.mask) this.grow();
     const at = (this.head + this.count) & this.mask;
     this.kinds[at] = kind;
@@ -115,7 +129,7 @@ export class AckQueue {
   private grow(): void {
     const capacity = (this.mask + 1) * 2;
     const kinds = new Uint8Array(capacity);
-    const resolves: Array<PublishResolve | CommandResolve | undefined> = new Array(capacity);
+    const resolves: Array<Settle | undefined> = new Array(capacity);
     const rejects: Array<Reject | undefined> = new Array(capacity);
     for (let i = 0; i < this.count; i++) {
       const from = (this.head + i) & this.mask;
@@ -128,5 +142,24 @@ export class AckQueue {
     this.rejects = rejects;
     this.mask = capacity - 1;
     this.head = 0;
+  }
+}
+
+/**
+ * Calls a user's publish callback from inside the decoder. What it throws must not fail the
+ * connection or skip the callbacks after it, so it is rethrown on its own tick, where it surfaces
+ * as an uncaught exception, as a throwing callback does anywhere else in Node.
+ */
+export function invokePublishCallback(
+  callback: PublishCallback | Reject,
+  errorOrResult: Error | PublishResult,
+): void {
+  try {
+    if (errorOrResult instanceof Error) callback(errorOrResult);
+    else (callback as PublishCallback)(null, errorOrResult);
+  } catch (thrown) {
+    process.nextTick(() => {
+      throw thrown;
+    });
   }
 }

@@ -27,6 +27,7 @@ import { isFatalErrorCode, PREFIX_BYTES, PROTOCOL_VERSION } from '../protocol/op
 import {
   AckQueue,
   type CommandResolve,
+  type PublishCallback,
   type PublishResolve,
   type PublishResult,
   type Reject,
@@ -152,6 +153,13 @@ export class ClientConnection implements FrameSink {
     const problem = this.encodeRecord(channel, data);
     if (problem) return Promise.reject(problem);
     return new Promise(this.enqueuePublish);
+  }
+
+  /** The same, completing through a Node-style callback: no promise per publish. */
+  publishCallback(channel: Buffer, data: string | Uint8Array, callback: PublishCallback): void {
+    const problem = this.encodeRecord(channel, data);
+    if (problem) process.nextTick(callback, problem);
+    else this.acks.pushPublishCallback(callback);
   }
 
   /** The same, settling the given callbacks (publishes that were held while disconnected). */

@@ -34,7 +34,8 @@ export class HeldPublishes {
   /** Holds a publish; rejects it at once with PendingQueueFullError when the queue is full. */
   add(channel: Buffer, data: string | Uint8Array, resolve: PublishResolve, reject: Reject): void {
     if (this.size >= this.limit) {
-      reject(new PendingQueueFullError(this.limit));
+      // On a later tick, like every other way a publish settles.
+      process.nextTick(reject, new PendingQueueFullError(this.limit));
       return;
     }
     this.items.push({ channel, data, resolve, reject, deadline: this.now() + this.timeoutMs });

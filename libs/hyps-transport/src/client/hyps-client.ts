@@ -6,7 +6,7 @@ import {
   InvalidChannelError,
   UnsupportedProtocolError,
 } from '../protocol/errors.js';
-import type { PublishResult } from './ack-queue.js';
+import { invokePublishCallback, type PublishCallback, type PublishResult } from './ack-queue.js';
 import { ChannelNameMemo } from './channel-name-memo.js';
 import { Backoff } from './backoff.js';
 import {
@@ -44,6 +44,12 @@ type Phase = 'idle' | 'running' | 'failed' | 'closed';
 
 const noop = (): void => undefined;
 
+/** A publish refused before it was queued: a rejected promise, or the callback on a later tick. */
+function failPublish(error: Error, callback: PublishCallback | undefined): Promise<never> | void {
+  if (callback === undefined) return Promise.reject(error);
+  process.nextTick(callback, error);
+}
+
 /**
  * A Hyps client: one TCP connection to the broker that carries every publish and every local
  * subscription, batched per tick, with reconnect. Framework-free; the Nest adapters wrap it.
@@ -80,8 +86,7 @@ export class HypsClient {
   private readonly events: ConnectionEvents = {
     onRecord: (buf, channelStart, channelEnd, messageEnd) => {
       if (!this.router.hasPlainSubscribers) return;
-      const channel = this.channelNames.decode(buf, channelStart, channelEnd);
-      this.router.routeRecord(channel, buf, channelEnd + 1, messageEnd);
+      this.router.routeRecord(buf, channelStart, channelEnd, channelEnd + 1, messageEnd);
     },
     onGroupMessage: (group, buf, channelStart, channelEnd, messageEnd) => {
       const channel = this.channelNames.decode(buf, channelStart, channelEnd);
@@ -175,23 +180,47 @@ export class HypsClient {
   /**
    * Publishes one message. Resolves with the number of deliveries once the broker routed it.
    * While disconnected the publish is held (bounded by pendingPublishLimit and
-   * pendingPublishTimeoutMs); it never hangs.
+   * pendingPublishTimeoutMs); it never hangs. With a `callback` there is no promise: it is
+   * called once, on a later tick, with `(null, result)` or `(error)`; the cheaper form for
+   * publishers that send many messages.
    */
-  publish(channel: string, data: string | Uint8Array): Promise<PublishResult> {
+  publish(channel: string, data: string | Uint8Array): Promise<PublishResult>;
+  publish(channel: string, data: string | Uint8Array, callback: PublishCallback): void;
+  publish(
+    channel: string,
+    data: string | Uint8Array,
+    callback?: PublishCallback,
+  ): Promise<PublishResult> | void {
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw new TypeError('the publish callback must be a function');
+    }
     let channelBytes = this.channelCache.get(channel);
     if (channelBytes === undefined) {
       try {
         channelBytes = this.validChannel(channel);
       } catch (error) {
-        return Promise.reject(error);
+        return failPublish(error as Error, callback);
       }
     }
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      return Promise.reject(new TypeError('publish data must be a string or a Uint8Array'));
+      return failPublish(new TypeError('publish data must be a string or a Uint8Array'), callback);
     }
     const connection = this.connection;
-    if (connection !== null) return connection.publish(channelBytes, data);
-    return this.publishLater(channelBytes, data);
+    if (callback === undefined) {
+      if (connection !== null) return connection.publish(channelBytes, data);
+      return new Promise((resolve, reject) =>
+        this.publishLater(channelBytes, data, resolve, reject),
+      );
+    }
+    if (connection !== null) connection.publishCallback(channelBytes, data, callback);
+    else {
+      this.publishLater(
+        channelBytes,
+        data,
+        (result) => invokePublishCallback(callback, result),
+        (error) => invokePublishCallback(callback, error),
+      );
+    }
   }
 
   /** A cold Observable of the messages matching `patterns` (see HypsSubscription). */
@@ -310,11 +339,23 @@ export class HypsClient {
     return bytes;
   }
 
-  private publishLater(channel: Buffer, data: string | Uint8Array): Promise<PublishResult> {
-    if (this.phase === 'closed') return Promise.reject(new ClientClosedError());
-    if (this.phase === 'failed') return Promise.reject(this.notConnectedError());
+  /** Holds a publish until a connection is ready, or fails it when none is coming. */
+  private publishLater(
+    channel: Buffer,
+    data: string | Uint8Array,
+    resolve: (result: PublishResult) => void,
+    reject: (error: Error) => void,
+  ): void {
+    if (this.phase === 'closed') {
+      process.nextTick(reject, new ClientClosedError());
+      return;
+    }
+    if (this.phase === 'failed') {
+      process.nextTick(reject, this.notConnectedError());
+      return;
+    }
     if (this.phase === 'idle') this.connect().catch(noop);
-    return new Promise((resolve, reject) => this.held.add(channel, data, resolve, reject));
+    this.held.add(channel, data, resolve, reject);
   }
 
   private checkDrained(): void {

@@ -17,7 +17,7 @@ export {
   PublishTimeoutError,
 } from './client-errors.js';
 export type { HypsMessage } from './message.js';
-export type { PublishResult } from './ack-queue.js';
+export type { PublishCallback, PublishResult } from './ack-queue.js';
 export {
   DEFAULT_PULL_BUFFER_BYTES,
   IDLE,

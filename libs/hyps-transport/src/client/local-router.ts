@@ -1,6 +1,8 @@
 import { isWildcardPattern } from '../protocol/channel.js';
 import { matchesPattern, tokenize } from '../protocol/pattern.js';
 import { PatternTrie } from '../protocol/pattern-trie.js';
+import { ChannelNameMemo } from './channel-name-memo.js';
+import { ExactChannelIndex } from './exact-channel-index.js';
 import { ReceivedMessage } from './message.js';
 
 /** One pattern of a local subscriber, parsed once. */
@@ -110,7 +112,9 @@ function entryKey(pattern: string, group: string | undefined): string {
  */
 export class LocalRouter {
   private readonly entries = new Map<string, SubEntry>();
-  private readonly exact = new Map<string, Set<LocalSubscriber>>();
+  private readonly exact = new ExactChannelIndex<LocalSubscriber>();
+  /** Channel names of deliveries that only wildcards match. */
+  private readonly channelNames = new ChannelNameMemo();
   private readonly wildcards = new PatternTrie<LocalSubscriber>();
   private readonly groups = new Map<string, GroupMembers>();
   private readonly subscribers = new Set<LocalSubscriber>();
@@ -189,15 +193,27 @@ export class LocalRouter {
     return [...this.subscribers];
   }
 
-  /** A plain delivery: every matching subscriber without a group, once each. */
-  routeRecord(channel: string, buf: Buffer, messageStart: number, messageEnd: number): void {
-    const exact = this.exact.get(channel);
+  /**
+   * A plain delivery, channel `buf[channelStart..channelEnd)`: every matching subscriber without
+   * a group, once each. An exact channel is found by its bytes and named by its subscription's
+   * string, so the channel is decoded only for a record that wildcards alone match.
+   */
+  routeRecord(
+    buf: Buffer,
+    channelStart: number,
+    channelEnd: number,
+    messageStart: number,
+    messageEnd: number,
+  ): void {
+    const exact = this.exact.lookup(buf, channelStart, channelEnd);
     if (this.wildcards.size === 0) {
       if (exact === undefined) return;
-      const message = new ReceivedMessage(channel, buf, messageStart, messageEnd);
-      for (const subscriber of exact) subscriber.deliver(message);
+      const subscribers = exact.value;
+      const message = new ReceivedMessage(exact.key, buf, messageStart, messageEnd);
+      for (let i = 0; i < subscribers.length; i++) subscribers[i]!.deliver(message);
       return;
     }
+    const channel = exact?.key ?? this.channelNames.decode(buf, channelStart, channelEnd);
     const stamp = ++this.stamp;
     let message: ReceivedMessage | undefined;
     const visit = (subscriber: LocalSubscriber): void => {
@@ -206,7 +222,7 @@ export class LocalRouter {
       message ??= new ReceivedMessage(channel, buf, messageStart, messageEnd);
       subscriber.deliver(message);
     };
-    if (exact !== undefined) for (const subscriber of exact) visit(subscriber);
+    if (exact !== undefined) for (const subscriber of exact.value) visit(subscriber);
     this.wildcards.match(tokenize(channel), visit);
   }
 
@@ -244,12 +260,7 @@ export class LocalRouter {
         this.wildcards.add(parsed.tokens, subscriber);
         continue;
       }
-      let set = this.exact.get(parsed.pattern);
-      if (!set) {
-        set = new Set();
-        this.exact.set(parsed.pattern, set);
-      }
-      set.add(subscriber);
+      this.exact.add(parsed.pattern, subscriber);
     }
   }
 
@@ -260,8 +271,7 @@ export class LocalRouter {
         this.wildcards.remove(parsed.tokens, subscriber);
         continue;
       }
-      const set = this.exact.get(parsed.pattern);
-      if (set?.delete(subscriber) && set.size === 0) this.exact.delete(parsed.pattern);
+      this.exact.remove(parsed.pattern, subscriber);
     }
   }
 
