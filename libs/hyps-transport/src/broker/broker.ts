@@ -203,25 +203,24 @@ export class Broker implements ConnectionHost {
     channelStart: number,
     channelEnd: number,
   ): Route<BrokerConnection> | null {
-    const channel = buf.toString('latin1', channelStart, channelEnd);
-    let route = this.routes.cached(channel);
-    if (route === undefined) {
+    let cached = this.routes.cachedAt(buf, channelStart, channelEnd);
+    if (cached === undefined) {
       const { maxChannelBytes } = this.options;
       const problem = channelProblem(buf, channelStart, channelEnd, 'channel', maxChannelBytes);
       if (problem !== null) {
         from.answerError(ErrorCode.INVALID_CHANNEL, problem);
         return null;
       }
-      route = this.routes.route(channel);
+      cached = this.routes.route(buf.toString('latin1', channelStart, channelEnd));
     }
     const permissions = from.grant?.permissions;
-    if (permissions && !permissions.canPublish(channel.split('.'))) {
+    if (permissions && !permissions.canPublish(cached.key.split('.'))) {
       const shown = buf.toString('utf8', channelStart, channelEnd);
       from.answerError(ErrorCode.PERMISSION_DENIED, `not allowed to publish to '${shown}'`);
       return null;
     }
-    from.routeMemo.remember(buf, channelStart, channelEnd, route, this.routes.version);
-    return route;
+    from.routeMemo.remember(cached, this.routes.version);
+    return cached.value;
   }
 
   subscribe(

@@ -1,4 +1,5 @@
 import { isWildcardPattern } from '../protocol/channel.js';
+import { BytesMap, type BytesEntry } from '../protocol/bytes-map.js';
 import { PatternTrie } from '../protocol/pattern-trie.js';
 
 /**
@@ -44,7 +45,8 @@ const MAX_CACHED_ROUTES = 65_536;
 export class RoutingTable<C> {
   private readonly exact = new Map<string, Set<Subscription<C>>>();
   private readonly wildcard = new PatternTrie<Subscription<C>>();
-  private readonly cache = new Map<string, Route<C>>();
+  /** Keyed by the channel's latin1 string, found by its wire bytes (no string per publish). */
+  private readonly cache = new BytesMap<Route<C>>('latin1');
   private readonly groups = new Map<string, GroupState>();
   private count = 0;
   private changes = 0;
@@ -62,13 +64,16 @@ export class RoutingTable<C> {
     return this.wildcard.size;
   }
 
-  /** The cached route of `channel`, or undefined when it must be computed. */
-  cached(channel: string): Route<C> | undefined {
-    return this.cache.get(channel);
+  /**
+   * The cached route of the channel whose wire bytes are `buf[start..end)`, with the channel's
+   * string as key; undefined when it must be computed.
+   */
+  cachedAt(buf: Buffer, start: number, end: number): BytesEntry<Route<C>> | undefined {
+    return this.cache.lookup(buf, start, end);
   }
 
-  /** Computes and caches the route of a valid channel. */
-  route(channel: string): Route<C> {
+  /** Computes and caches the route of a valid channel; returns its cache entry. */
+  route(channel: string): BytesEntry<Route<C>> {
     const plain = new Set<C>();
     const groups = new Map<string, Set<C>>();
     const visit = (subscription: Subscription<C>): void => {
@@ -90,8 +95,7 @@ export class RoutingTable<C> {
       })),
     };
     if (this.cache.size >= MAX_CACHED_ROUTES) this.cache.clear();
-    this.cache.set(channel, route);
-    return route;
+    return this.cache.set(channel, route);
   }
 
   add(owner: C, pattern: string, group: string | null): Subscription<C> {
