@@ -11,6 +11,7 @@ import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-me
 import { Observable, throwError, type Subscription } from 'rxjs';
 import { ClientClosedError, HypsClient } from '../client/index.js';
 import type { HypsClientOptions, HypsMessage, HypsStatus } from '../client/index.js';
+import { ackedEvent } from './acked-event.js';
 import { isThenable } from './thenable.js';
 import {
   DEFAULT_CLOSE_TIMEOUT_MS,
@@ -148,61 +149,40 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
     const request: PendingRequest = { channel, callback, timer: undefined };
     this.pending.set(packet.id, request);
     this.armTimeout(packet.id, request);
-    this.sendRequest(packet.id, channel, { ...packet, replyTo: this.inbox }).catch((err) =>
-      this.settle(packet.id, { err, isDisposed: true }),
-    );
+    this.sendRequest(packet.id, channel, { ...packet, replyTo: this.inbox });
     return () => this.forget(packet.id);
   }
 
   /**
    * Like Nest's emit (hot: the event is published even if nobody subscribes; the Observable
    * completes on the broker's ack), without its defer/mergeMap/connectable pipeline: once
-   * connected an event costs one publish promise.
+   * connected, with a synchronous serializer, an event is one publish with a callback.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override emit<TResult = any, TInput = any>(pattern: unknown, data: TInput): Observable<TResult> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageException());
     }
-    const sent = this.publishEvent(pattern, data);
-    sent.catch(() => undefined); // subscribers see the error; there may be none
-    return new Observable<TResult>((subscriber) => {
-      sent.then(
-        () => subscriber.complete(),
-        (err: unknown) => subscriber.error(err),
-      );
-    });
-  }
-
-  /**
-   * Like Nest's send (cold: the request goes out on subscribe; replies stream until disposed),
-   * without the defer/mergeMap hop once connected. Before that, Nest's own path connects first.
-   */
-  // Same defaults as ClientProxy#send, so callers' inferred types do not change.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override send<TResult = any, TInput = any>(pattern: unknown, data: TInput): Observable<TResult> {
-    if (pattern === null || pattern === undefined || data === null || data === undefined) {
-      return throwError(() => new InvalidMessageException());
-    }
-    if (!this.ready) return super.send<TResult, TInput>(pattern, data);
-    return new Observable<TResult>((observer) =>
-      this.publish(this.createPacket(pattern, data), this.createObserver(observer)),
-    );
-  }
-
-  private publishEvent(pattern: unknown, data: unknown): Promise<unknown> {
     const hyps = this.ready;
-    if (!hyps) {
-      return this.connect().then(() => this.dispatchEvent(this.createPacket(pattern, data)));
+    const packet = this.createPacket(pattern, data);
+    const serialized: unknown = hyps ? this.serializer.serialize(packet) : undefined;
+    if (!hyps || isThenable(serialized)) {
+      const sent = this.publishLater(packet, serialized);
+      return ackedEvent<TResult>((done) => sent.then(() => done(null), done));
     }
-    const serialized: unknown = this.serializer.serialize(this.createPacket(pattern, data));
     const channel = this.normalizePattern(pattern as string);
-    if (isThenable(serialized)) {
-      return Promise.resolve(serialized).then((value) =>
-        hyps.publish(channel, encodePacket(value)),
-      );
+    return ackedEvent<TResult>((done) => hyps.publish(channel, encodePacket(serialized), done));
+  }
+
+  /** An event before the connection is ready, or one whose serializer is asynchronous. */
+  private async publishLater(packet: ReadPacket, serialized: unknown): Promise<void> {
+    if (!this.ready) {
+      await this.connect();
+      await this.dispatchEvent(packet);
+      return;
     }
-    return hyps.publish(channel, encodePacket(serialized));
+    const channel = this.normalizePattern(packet.pattern);
+    await this.connected().publish(channel, encodePacket(await serialized));
   }
 
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
@@ -235,25 +215,54 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
     return hyps;
   }
 
-  private async sendRequest(id: string, channel: string, packet: object): Promise<void> {
-    const serialized: unknown = await this.serializer.serialize(packet as ReadPacket);
-    const { receivers } = await this.connected().publish(channel, encodePacket(serialized));
-    if (receivers === 0) this.settle(id, { err: new NoRespondersError(channel), isDisposed: true });
+  /** Publishes a request; it fails at once when the broker found no responder. */
+  private sendRequest(id: string, channel: string, packet: object): void {
+    const fail = (err: unknown): void => this.settle(id, { err, isDisposed: true });
+    const publish = (serialized: unknown): void => {
+      if (!this.hyps) {
+        fail(new ClientClosedError('ClientHyps is closed'));
+        return;
+      }
+      this.hyps.publish(channel, encodePacket(serialized), (err, result) => {
+        if (err) fail(err);
+        else if (result?.receivers === 0) fail(new NoRespondersError(channel));
+      });
+    };
+    try {
+      const serialized: unknown = this.serializer.serialize(packet as ReadPacket);
+      if (isThenable(serialized)) Promise.resolve(serialized).then(publish, fail);
+      else publish(serialized);
+    } catch (err) {
+      fail(err);
+    }
   }
 
   private handleReply(message: HypsMessage): void {
-    Promise.resolve(this.deserializer.deserialize(decodePayload(message)))
-      .then((reply: IncomingResponse) => {
-        const request = this.pending.get(reply.id);
-        if (!request) return; // a late reply to a request that already ended
-        if (reply.isDisposed || reply.err) {
-          this.settle(reply.id, { err: reply.err, response: reply.response, isDisposed: true });
-          return;
-        }
-        this.armTimeout(reply.id, request);
-        request.callback({ err: reply.err, response: reply.response });
-      })
-      .catch((err: unknown) => this.logger.error(`cannot handle a reply: ${err}`));
+    try {
+      const reply: unknown = this.deserializer.deserialize(decodePayload(message));
+      // The default deserializer is synchronous: no microtask per reply when it is.
+      if (isThenable(reply)) {
+        Promise.resolve(reply).then(
+          (resolved) => this.applyReply(resolved as IncomingResponse),
+          (err: unknown) => this.logger.error(`cannot handle a reply: ${err}`),
+        );
+      } else {
+        this.applyReply(reply as IncomingResponse);
+      }
+    } catch (err) {
+      this.logger.error(`cannot handle a reply: ${err}`);
+    }
+  }
+
+  private applyReply(reply: IncomingResponse): void {
+    const request = this.pending.get(reply.id);
+    if (!request) return; // a late reply to a request that already ended
+    if (reply.isDisposed || reply.err) {
+      this.settle(reply.id, { err: reply.err, response: reply.response, isDisposed: true });
+      return;
+    }
+    this.armTimeout(reply.id, request);
+    request.callback({ err: reply.err, response: reply.response });
   }
 
   /** Starts (or restarts, on each streamed reply) the request's timeout. */

@@ -8,6 +8,7 @@ import type {
   WritePacket,
 } from '@nestjs/microservices';
 import { NO_MESSAGE_HANDLER } from '@nestjs/microservices/constants.js';
+import { connectable, isObservable, Subject } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
 import { HypsClient } from '../client/index.js';
 import type { HypsClientOptions, HypsMessage, HypsStatus } from '../client/index.js';
@@ -65,6 +66,8 @@ export class ServerHyps
   /** Response streams still running, stopped on close so they publish nothing late. */
   private readonly activeStreams = new Set<Subscription>();
   private readonly listeners: Array<[keyof HypsClientEvents, (...args: never[]) => void]> = [];
+  /** Nest's own start hook, to tell whether anyone (e.g. tracing) installed processing hooks. */
+  private readonly defaultStartHook = this.onProcessingStartHook;
 
   constructor(private readonly options: ServerHypsOptions = {}) {
     super();
@@ -164,11 +167,15 @@ export class ServerHyps
   private async bind(hyps: HypsClient, pattern: string): Promise<void> {
     const group = this.groupOf(pattern);
     const messages = hyps.subscribe(pattern, group === undefined ? undefined : { group });
+    const failed = (message: HypsMessage, err: unknown): void =>
+      this.handleError(`cannot handle a message on ${message.channel}: ${err}`);
     const subscription = messages.subscribe({
       next: (message) => {
-        this.handleMessage(pattern, message).catch((err: unknown) =>
-          this.handleError(`cannot handle a message on ${message.channel}: ${err}`),
-        );
+        try {
+          this.handleMessage(pattern, message)?.catch((err: unknown) => failed(message, err));
+        } catch (err) {
+          failed(message, err);
+        }
       },
       error: (err: unknown) => this.handleError(`subscription ${pattern} failed: ${err}`),
     });
@@ -176,15 +183,10 @@ export class ServerHyps
     await messages.ready;
   }
 
-  private handleMessage(pattern: string, message: HypsMessage): Promise<void> {
-    let decoded: unknown;
-    let packet: unknown;
-    try {
-      decoded = decodePayload(message);
-      packet = this.deserializer.deserialize(decoded, { channel: message.channel });
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  /** Decodes and dispatches one message; a promise only when some step was asynchronous. */
+  private handleMessage(pattern: string, message: HypsMessage): Promise<void> | void {
+    const decoded = decodePayload(message);
+    const packet: unknown = this.deserializer.deserialize(decoded, { channel: message.channel });
     // The default deserializer is synchronous: skip a microtask per message when it is.
     if (isThenable(packet)) {
       return Promise.resolve(packet).then((resolved) =>
@@ -194,18 +196,47 @@ export class ServerHyps
     return this.dispatch(pattern, message, decoded, packet as Partial<IncomingRequest>);
   }
 
-  private async dispatch(
+  private dispatch(
     pattern: string,
     message: HypsMessage,
     decoded: unknown,
     packet: Partial<IncomingRequest>,
-  ): Promise<void> {
+  ): Promise<void> | void {
     const context = new HypsContext([message.channel, pattern, packet.metadata, message]);
     const replyTo = replyChannelOf(decoded);
     if (packet.id === undefined || replyTo === undefined) {
-      await this.handleEvent(pattern, packet as IncomingRequest, context);
-      return;
+      return this.dispatchEvent(pattern, packet as IncomingRequest, context);
     }
+    return this.dispatchRequest(pattern, packet as IncomingRequest, context, replyTo);
+  }
+
+  /**
+   * Nest's handleEvent runs every event through the processing hooks in three nested async
+   * functions. While nobody installed hooks, do the same work directly: call the handler and
+   * connect a returned stream.
+   */
+  private dispatchEvent(
+    pattern: string,
+    packet: IncomingRequest,
+    context: HypsContext,
+  ): Promise<void> | void {
+    const endHook = this.onProcessingEndHook as unknown;
+    if (this.onProcessingStartHook !== this.defaultStartHook || endHook !== undefined) {
+      return this.handleEvent(pattern, packet, context);
+    }
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) return this.handleEvent(pattern, packet, context); // Nest logs it
+    const result: unknown = handler(packet.data, context);
+    if (isThenable(result)) return Promise.resolve(result).then(connectStream);
+    connectStream(result);
+  }
+
+  private async dispatchRequest(
+    pattern: string,
+    packet: IncomingRequest,
+    context: HypsContext,
+    replyTo: string,
+  ): Promise<void> {
     const respond = this.replier(replyTo, packet.id);
     const handler = this.getHandlerByPattern(pattern);
     if (!handler) {
@@ -219,16 +250,27 @@ export class ServerHyps
     );
   }
 
-  /** Publishes replies to the requester's inbox; after close() it publishes nothing. */
-  private replier(replyTo: string, id: string): (packet: WritePacket) => Promise<void> {
-    return async (packet) => {
+  /**
+   * Publishes replies to the requester's inbox; after close() it publishes nothing. A reply does
+   * not wait for the broker's ack (one connection keeps them in order, and close() drains them),
+   * so a streamed response is not held to one reply per round trip.
+   */
+  private replier(replyTo: string, id: string): (packet: WritePacket) => Promise<void> | void {
+    return (packet) => {
       const hyps = this.hyps;
       if (this.closed || !hyps) return;
-      const serialized: unknown = await this.serializer.serialize(createReplyPacket(id, packet));
-      await hyps.publish(replyTo, encodePacket(serialized)).catch((err: unknown) => {
-        if (!this.closed) this.handleError(`cannot reply on ${replyTo}: ${err}`);
-      });
+      const serialized: unknown = this.serializer.serialize(createReplyPacket(id, packet));
+      if (isThenable(serialized)) {
+        return Promise.resolve(serialized).then((value) => this.publishReply(hyps, replyTo, value));
+      }
+      this.publishReply(hyps, replyTo, serialized);
     };
+  }
+
+  private publishReply(hyps: HypsClient, replyTo: string, serialized: unknown): void {
+    hyps.publish(replyTo, encodePacket(serialized), (err) => {
+      if (err && !this.closed) this.handleError(`cannot reply on ${replyTo}: ${err}`);
+    });
   }
 
   private attach(
@@ -238,6 +280,12 @@ export class ServerHyps
   ): void {
     this.teardown.push(listenOn(hyps, event, fn));
   }
+}
+
+/** An event handler's returned stream runs hot, as in Nest's handleEvent. */
+function connectStream(result: unknown): void {
+  if (!isObservable(result)) return;
+  connectable(result, { connector: () => new Subject(), resetOnDisconnect: false }).connect();
 }
 
 /** The HypsClient part of ServerHypsOptions. */
