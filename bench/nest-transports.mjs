@@ -2,16 +2,17 @@
 //
 //   npm run build && node bench/nest-transports.mjs
 //
-// For each transport it starts a real Nest microservice (one @EventPattern and one
-// @MessagePattern handler) and a ClientProxy in this process, and the broker as a separate
-// process (Hyps broker, redis-server, nats-server on free 127.0.0.1 ports), then measures:
+// For each transport a worker process of its own starts a real Nest microservice (one
+// @EventPattern and one @MessagePattern handler) and a ClientProxy, and the broker as a separate
+// process (Hyps broker, redis-server, nats-server on free 127.0.0.1 ports); this process asks the
+// workers in turn to measure:
 //   events/s      ClientProxy.emit -> @EventPattern handler, counting handled events, with 1 and
 //                 100 events in flight (emitted and not yet handled)
 //   round trips/s ClientProxy.send -> @MessagePattern reply, 1 and 100 requests in flight
 // Each measurement runs BENCH_SECONDS (default 3) and is repeated BENCH_REPEATS (default 3)
 // times; the table shows the median and the spread ((max - min) / median); BENCH_VERBOSE=1
 // also prints every run.
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Controller, Module } from '@nestjs/common';
@@ -24,6 +25,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 /** BENCH_ONLY=hyps,redis limits the columns (e.g. for profiling one transport). */
 const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(',');
+/** BENCH_MODES=events (or round, or a whole row name such as 'events/s c=100') limits the rows. */
+const MODES_ONLY = process.env.BENCH_MODES?.toLowerCase().split(',');
 const CONCURRENCIES = [1, 100];
 /** An event not handled within this long is counted as lost and no longer holds a slot. */
 const LOST_AFTER_MS = 2000;
@@ -278,33 +281,118 @@ async function tearDown(running) {
 const MODES = CONCURRENCIES.flatMap((concurrency) => [
   { row: `events/s c=${concurrency}`, concurrency, run: 'event', count: 'handled' },
   { row: `round trips/s c=${concurrency}`, concurrency, run: 'request', count: 'answered' },
-]);
+]).filter(
+  (mode) =>
+    !MODES_ONLY ||
+    MODES_ONLY.some((word) => word === mode.row || word === mode.row.split(/[ /]/)[0]),
+);
 
 /**
  * Runs every mode on every transport, REPEATS times, interleaving the transports so that a
  * change in background load (a shared machine) hits every column alike. A first unrecorded
- * pass warms up connections and the JIT.
+ * pass warms up connections and the JIT. Each transport runs in a worker process of its own,
+ * as in an app that uses one transport: in one shared process, Nest's and RxJS's code paths
+ * would be compiled for all three transports at once and slow every column.
  */
-async function runAll(runnings) {
+async function runAll(workers) {
   const results = {};
   for (let r = -1; r < REPEATS; r++) {
     for (const mode of MODES) {
-      for (const running of runnings) {
+      for (const worker of workers) {
         const seconds = r < 0 ? Math.min(1, SECONDS) : SECONDS;
-        const rate = await measure(
-          mode.concurrency,
-          running[mode.run],
-          running[mode.count],
-          seconds,
-        );
+        const { rate } = await worker.ask({ type: 'measure', mode, seconds });
         if (r < 0) continue;
-        const byRow = (results[running.transport.name] ??= {});
+        const byRow = (results[worker.name] ??= {});
         (byRow[mode.row] ??= []).push(rate);
       }
     }
     process.stdout.write(r < 0 ? '  warm-up done\n' : `  run ${r + 1}/${REPEATS} done\n`);
   }
   return results;
+}
+
+/** Bound on one answer of a worker (setting up, one measurement, tearing down). */
+const WORKER_ANSWER_MS = 60_000;
+
+/** Forks the worker process of one transport and waits until it is set up. */
+async function startWorker(transport) {
+  const child = fork(fileURLToPath(import.meta.url), ['--worker', transport.name], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const ask = (message) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanUp();
+        reject(new Error(`${transport.name} worker: no answer to ${message.type}`));
+      }, WORKER_ANSWER_MS);
+      const onMessage = (answer) => {
+        cleanUp();
+        if (answer.error) reject(new Error(`${transport.name} worker: ${answer.error}`));
+        else resolve(answer);
+      };
+      const onExit = (code) => {
+        cleanUp();
+        reject(new Error(`${transport.name} worker exited with ${code}`));
+      };
+      const cleanUp = () => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send(message);
+    });
+  await ask({ type: 'setup' });
+  return { name: transport.name, child, ask };
+}
+
+/** Bound on a worker's own exit after 'stop' (it writes its CPU profile then, if asked to). */
+const WORKER_EXIT_MS = 10_000;
+
+async function stopWorker(worker) {
+  const { child } = worker;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const { lost } = await worker.ask({ type: 'stop' }).catch(() => ({ lost: 0 }));
+  if (child.exitCode === null) await Promise.race([exited, sleep(WORKER_EXIT_MS)]);
+  await stopProcess(child);
+  return lost;
+}
+
+/** The worker side: sets up one transport, then measures what the coordinator asks for. */
+function serveAsWorker(name) {
+  const transport = TRANSPORTS.find((candidate) => candidate.name === name);
+  let running = null;
+  process.on('message', async (message) => {
+    try {
+      if (message.type === 'setup') {
+        running = await setUp(transport);
+        process.send({ ok: true });
+      } else if (message.type === 'measure') {
+        const { mode, seconds } = message;
+        const rate = await measure(
+          mode.concurrency,
+          running[mode.run],
+          running[mode.count],
+          seconds,
+        );
+        process.send({ rate });
+      } else if (message.type === 'stop') {
+        await tearDown(running);
+        running = null;
+        process.send({ lost: tally.lost }, () => process.disconnect());
+      }
+    } catch (err) {
+      process.send({ error: err?.stack ?? String(err) });
+    }
+  });
+  process.on('disconnect', async () => {
+    if (running) await tearDown(running).catch(() => undefined);
+    process.exit(0);
+  });
 }
 
 // ---------------------------------------------------------------- report
@@ -354,7 +442,8 @@ async function main() {
   console.log(
     `Nest transports: ${SECONDS}s per run, ${REPEATS} runs, median ±spread; node ${process.version}`,
   );
-  const runnings = [];
+  const workers = [];
+  let lost = 0;
   try {
     for (const transport of TRANSPORTS) {
       if (ONLY && !ONLY.includes(transport.name.toLowerCase())) continue;
@@ -362,16 +451,15 @@ async function main() {
         console.log(`  ${transport.name}: skipped, ${transport.hint}`);
         continue;
       }
-      runnings.push(await setUp(transport));
+      workers.push(await startWorker(transport));
     }
-    const results = await runAll(runnings);
+    const results = await runAll(workers);
     console.log('');
     printTable(TRANSPORTS, results);
-    if (tally.lost > 0)
-      console.log(`\n${tally.lost} events not handled within ${LOST_AFTER_MS} ms`);
   } finally {
-    for (const running of runnings) await tearDown(running);
+    for (const worker of workers) lost += await stopWorker(worker);
   }
+  if (lost > 0) console.log(`\n${lost} events not handled within ${LOST_AFTER_MS} ms`);
 }
 
 const overall = setTimeout(() => {
@@ -382,7 +470,10 @@ const overall = setTimeout(() => {
 overall.unref();
 
 const isMain = process.argv[1] === fileURLToPath(import.meta.url);
-if (isMain) {
+const workerOf = process.argv.indexOf('--worker');
+if (isMain && workerOf !== -1) {
+  serveAsWorker(process.argv[workerOf + 1]);
+} else if (isMain) {
   main()
     .then(() => process.exit(0))
     .catch((err) => {

@@ -28,6 +28,22 @@ function errorSink(errors) {
   };
 }
 
+/**
+ * A Node-style publish callback that calls `onAck`, or `onError` with the error; the same one
+ * while `onAck` stays the same, so a publish allocates nothing for it.
+ */
+function ackCallbacks(onError) {
+  let lastAck;
+  let callback;
+  return (onAck) => {
+    if (onAck !== lastAck) {
+      lastAck = onAck;
+      callback = (error) => (error ? onError(error) : onAck());
+    }
+    return callback;
+  };
+}
+
 /** Resolves like `promise`, or rejects naming `what` after `timeoutMs`. */
 export function withTimeout(promise, timeoutMs, what) {
   let timer;
@@ -49,6 +65,7 @@ async function connectHyps(port, name) {
   });
   const errors = [];
   const onError = errorSink(errors);
+  const callbackFor = ackCallbacks(onError);
   client.on('error', onError);
   await client.connect();
   const observers = [];
@@ -56,7 +73,8 @@ async function connectHyps(port, name) {
     errors,
     dropped: () => client.dropped,
     publish(channel, data, onAck) {
-      client.publish(channel, data).then(onAck, onError);
+      // The callback form: no promise per publish, as a busy publisher would use it.
+      client.publish(channel, data, callbackFor(onAck));
     },
     async subscribe(channels, handlerFor) {
       const readies = [];
@@ -97,13 +115,15 @@ async function connectIoredis(port, name) {
   });
   const errors = [];
   const onError = errorSink(errors);
+  const callbackFor = ackCallbacks(onError);
   client.on('error', onError);
   await client.connect();
   return {
     errors,
     dropped: () => 0,
     publish(channel, data, onAck) {
-      client.publish(channel, data).then(onAck, onError);
+      // ioredis takes a callback too (it still makes a promise inside).
+      client.publish(channel, data, callbackFor(onAck));
     },
     async subscribe(channels, handlerFor) {
       const handlers = new Map();
