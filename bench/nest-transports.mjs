@@ -20,6 +20,7 @@ import { NestFactory } from '@nestjs/core';
 import { ClientProxyFactory, EventPattern, MessagePattern, Transport } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { ClientHyps, ServerHyps } from '@hyps/transport';
+import { ownCpuSeconds, pinPrefix, pinSelf, processCpuSeconds } from './lib/machine.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -28,6 +29,9 @@ const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(',');
 /** BENCH_MODES=events (or round, or a whole row name such as 'events/s c=100') limits the rows. */
 const MODES_ONLY = process.env.BENCH_MODES?.toLowerCase().split(',');
 const CONCURRENCIES = [1, 100];
+/** The brokers run on this CPU, each transport's app worker on the other. */
+const BROKER_CPU = 0;
+const APP_CPU = 1;
 /** An event not handled within this long is counted as lost and no longer holds a slot. */
 const LOST_AFTER_MS = 2000;
 /** Hard bound on the whole run. */
@@ -106,7 +110,12 @@ const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 async function startProcess(name, command, args) {
   // From the repo root, so the Hyps broker script resolves '@hyps/transport' (the built package).
-  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Pinned to CPU 0, the app workers to CPU 1: one core each, as in the other benchmarks.
+  const pinned = [...pinPrefix(BROKER_CPU), command, ...args];
+  const child = spawn(pinned[0], pinned.slice(1), {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.add(child);
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-2000)));
@@ -232,15 +241,28 @@ const lostSweeper = setInterval(() => {
 lostSweeper.unref();
 
 /** Runs `concurrency` loops of `once()` for `seconds`; returns completed operations per second. */
-async function measure(concurrency, once, completed, seconds = SECONDS) {
+/**
+ * Runs `concurrency` loops of `once()` for `seconds`. Returns completed operations per second,
+ * and the CPU microseconds per operation of this process (client and microservice) and of the
+ * broker process: the cost, which a busy machine disturbs less than the rate.
+ */
+async function measure(concurrency, once, completed, brokerPid, seconds = SECONDS) {
   const before = completed();
+  const appCpu = ownCpuSeconds();
+  const brokerCpu = processCpuSeconds(brokerPid);
   const started = performance.now();
   const stopAt = started + seconds * 1000;
   const loop = async () => {
     while (performance.now() < stopAt) await once();
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
-  return ((completed() - before) * 1000) / (performance.now() - started);
+  const operations = completed() - before;
+  const perOperation = (cpuSeconds) => (cpuSeconds * 1e6) / operations;
+  return {
+    rate: (operations * 1000) / (performance.now() - started),
+    appCpuUs: perOperation(ownCpuSeconds() - appCpu),
+    brokerCpuUs: perOperation(processCpuSeconds(brokerPid) - brokerCpu),
+  };
 }
 
 /** Starts the broker, the microservice and the client of one transport. */
@@ -295,15 +317,21 @@ const MODES = CONCURRENCIES.flatMap((concurrency) => [
  * would be compiled for all three transports at once and slow every column.
  */
 async function runAll(workers) {
-  const results = {};
+  const results = { rates: {}, appCpu: {}, brokerCpu: {} };
   for (let r = -1; r < REPEATS; r++) {
     for (const mode of MODES) {
       for (const worker of workers) {
         const seconds = r < 0 ? Math.min(1, SECONDS) : SECONDS;
-        const { rate } = await worker.ask({ type: 'measure', mode, seconds });
+        const measured = await worker.ask({ type: 'measure', mode, seconds });
         if (r < 0) continue;
-        const byRow = (results[worker.name] ??= {});
-        (byRow[mode.row] ??= []).push(rate);
+        for (const [table, value] of [
+          ['rates', measured.rate],
+          ['appCpu', measured.appCpuUs],
+          ['brokerCpu', measured.brokerCpuUs],
+        ]) {
+          const byRow = (results[table][worker.name] ??= {});
+          (byRow[mode.row] ??= []).push(value);
+        }
       }
     }
     process.stdout.write(r < 0 ? '  warm-up done\n' : `  run ${r + 1}/${REPEATS} done\n`);
@@ -364,6 +392,7 @@ async function stopWorker(worker) {
 
 /** The worker side: sets up one transport, then measures what the coordinator asks for. */
 function serveAsWorker(name) {
+  pinSelf(APP_CPU);
   const transport = TRANSPORTS.find((candidate) => candidate.name === name);
   let running = null;
   process.on('message', async (message) => {
@@ -373,13 +402,14 @@ function serveAsWorker(name) {
         process.send({ ok: true });
       } else if (message.type === 'measure') {
         const { mode, seconds } = message;
-        const rate = await measure(
+        const measured = await measure(
           mode.concurrency,
           running[mode.run],
           running[mode.count],
+          running.child.pid,
           seconds,
         );
-        process.send({ rate });
+        process.send(measured);
       } else if (message.type === 'stop') {
         await tearDown(running);
         running = null;
@@ -401,22 +431,29 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
-function printTable(columns, results) {
+/**
+ * One table: a row per mode, a column per transport (median ±spread), then the ratios of Hyps to
+ * the others: of rates by default; with `lowerIsBetter` (costs), of theirs to Hyps's.
+ */
+function printTable(columns, results, { format = fmt, lowerIsBetter = false } = {}) {
   const rows = Object.keys(Object.values(results).find(Boolean) ?? {});
-  const header = ['', ...columns.map((c) => c.name), 'Hyps/Redis', 'Hyps/NATS'];
+  const others = ['Redis', 'NATS'];
+  const ratioNames = others.map((other) => (lowerIsBetter ? `${other}/Hyps` : `Hyps/${other}`));
+  const header = ['', ...columns.map((c) => c.name), ...ratioNames];
   const lines = [header];
   for (const row of rows) {
     const cells = [row];
     for (const column of columns) {
       const values = results[column.name]?.[row];
       cells.push(
-        values ? `${fmt(median(values))} ±${Math.round(spread(values) * 100)}%` : 'skipped',
+        values ? `${format(median(values))} ±${Math.round(spread(values) * 100)}%` : 'skipped',
       );
     }
-    for (const other of ['Redis', 'NATS']) {
+    for (const other of others) {
       const hyps = results.Hyps?.[row];
       const them = results[other]?.[row];
-      cells.push(hyps && them ? `${(median(hyps) / median(them)).toFixed(2)}x` : '-');
+      const ratio = hyps && them ? median(hyps) / median(them) : NaN;
+      cells.push(Number.isNaN(ratio) ? '-' : `${(lowerIsBetter ? 1 / ratio : ratio).toFixed(2)}x`);
     }
     lines.push(cells);
   }
@@ -424,7 +461,7 @@ function printTable(columns, results) {
     for (const row of rows) {
       for (const column of columns) {
         const values = results[column.name]?.[row];
-        if (values) console.log(`${row} ${column.name}: ${values.map(fmt).join(', ')}`);
+        if (values) console.log(`${row} ${column.name}: ${values.map(format).join(', ')}`);
       }
     }
   }
@@ -455,7 +492,14 @@ async function main() {
     }
     const results = await runAll(workers);
     console.log('');
-    printTable(TRANSPORTS, results);
+    printTable(TRANSPORTS, results.rates);
+    const micros = (n) => n.toFixed(1);
+    console.log(
+      '\nCPU microseconds per event or round trip, app process (client and microservice):',
+    );
+    printTable(TRANSPORTS, results.appCpu, { format: micros, lowerIsBetter: true });
+    console.log('\nCPU microseconds per event or round trip, broker process:');
+    printTable(TRANSPORTS, results.brokerCpu, { format: micros, lowerIsBetter: true });
   } finally {
     for (const worker of workers) lost += await stopWorker(worker);
   }

@@ -3,6 +3,7 @@ import { ClientProxy } from '@nestjs/microservices';
 import type {
   Deserializer,
   IncomingResponse,
+  PacketId,
   ReadPacket,
   Serializer,
   WritePacket,
@@ -20,7 +21,14 @@ import {
   transportClientOptions,
 } from './lifecycle.js';
 import { NoRespondersError, RequestCancelledError, RequestTimeoutError } from './nest-errors.js';
-import { createInbox, decodePayload, DEFAULT_INBOX_PREFIX, encodePacket } from './packet.js';
+import {
+  createInbox,
+  decodePayload,
+  DEFAULT_INBOX_PREFIX,
+  encodePacket,
+  type HypsRequestFields,
+} from './packet.js';
+import { PendingRequests } from './pending-requests.js';
 
 /** Options of ClientHyps: the HypsClient options plus the request/reply settings. */
 export interface ClientHypsOptions extends HypsClientOptions {
@@ -51,12 +59,6 @@ export type HypsClientEvents = {
 /** Default of `requestTimeoutMs`. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 
-interface PendingRequest {
-  readonly channel: string;
-  readonly callback: (packet: WritePacket) => void;
-  timer: NodeJS.Timeout | undefined;
-}
-
 type Listener = [event: keyof HypsClientEvents, callback: (...args: never[]) => void];
 
 /**
@@ -70,7 +72,9 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
   private readonly requestTimeoutMs: number;
   private readonly closeTimeoutMs: number;
   private readonly inbox: string;
-  private readonly pending = new Map<string, PendingRequest>();
+  private readonly pending: PendingRequests;
+  /** Request ids: unique per client, since replies come back to this client's own inbox. */
+  private requestCount = 0;
   private readonly listeners: Listener[] = [];
   private hyps: HypsClient | null = null;
   private connection: Promise<HypsClient> | null = null;
@@ -85,6 +89,9 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.inbox = createInbox(options.inboxPrefix ?? DEFAULT_INBOX_PREFIX);
+    this.pending = new PendingRequests(this.requestTimeoutMs, (id, request) =>
+      this.settle(id, { err: new RequestTimeoutError(request.channel, this.requestTimeoutMs) }),
+    );
     this.initializeSerializer(options);
     this.initializeDeserializer(options);
   }
@@ -107,7 +114,7 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
     this.hyps = null;
     this.ready = null;
     this.connection = null;
-    for (const [id, request] of [...this.pending]) {
+    for (const [id, request] of this.pending.all()) {
       this.settle(id, { err: new RequestCancelledError(request.channel), isDisposed: true });
     }
     this.inboxSubscription?.unsubscribe();
@@ -146,11 +153,16 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
   ): () => void {
     const packet = this.assignPacketId(partialPacket);
     const channel = this.normalizePattern(partialPacket.pattern);
-    const request: PendingRequest = { channel, callback, timer: undefined };
-    this.pending.set(packet.id, request);
-    this.armTimeout(packet.id, request);
-    this.sendRequest(packet.id, channel, { ...packet, replyTo: this.inbox });
-    return () => this.forget(packet.id);
+    this.pending.add(packet.id, channel, callback);
+    // The packet is this request's own (send() made it): add the inbox in place.
+    const fields: HypsRequestFields = { replyTo: this.inbox };
+    this.sendRequest(packet.id, channel, Object.assign(packet, fields));
+    return () => this.pending.take(packet.id);
+  }
+
+  /** A counter is unique enough: ids only tell apart the replies arriving at this inbox. */
+  protected override assignPacketId(packet: ReadPacket): ReadPacket & PacketId {
+    return Object.assign(packet, { id: (++this.requestCount).toString(36) });
   }
 
   /**
@@ -261,36 +273,13 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
       this.settle(reply.id, { err: reply.err, response: reply.response, isDisposed: true });
       return;
     }
-    this.armTimeout(reply.id, request);
+    this.pending.extend(request);
     request.callback({ err: reply.err, response: reply.response });
-  }
-
-  /** Starts (or restarts, on each streamed reply) the request's timeout. */
-  private armTimeout(id: string, request: PendingRequest): void {
-    if (request.timer) {
-      request.timer.refresh();
-      return;
-    }
-    request.timer = setTimeout(
-      () =>
-        this.settle(id, { err: new RequestTimeoutError(request.channel, this.requestTimeoutMs) }),
-      this.requestTimeoutMs,
-    );
   }
 
   /** Ends a request with its last packet; later packets for it are ignored. */
   private settle(id: string, last: WritePacket): void {
-    const request = this.pending.get(id);
-    if (!request) return;
-    this.forget(id);
-    request.callback(last);
-  }
-
-  private forget(id: string): void {
-    const request = this.pending.get(id);
-    if (!request) return;
-    clearTimeout(request.timer);
-    this.pending.delete(id);
+    this.pending.take(id)?.callback(last);
   }
 
   private connected(): HypsClient {
