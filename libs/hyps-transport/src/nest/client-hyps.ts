@@ -25,6 +25,7 @@ import {
   createInbox,
   decodePayload,
   DEFAULT_INBOX_PREFIX,
+  encodeEventPacket,
   encodePacket,
   type HypsRequestFields,
 } from './packet.js';
@@ -183,7 +184,12 @@ export class ClientHyps extends ClientProxy<HypsClientEvents, string> {
       return ackedEvent<TResult>((done) => sent.then(() => done(null), done));
     }
     const channel = this.normalizePattern(pattern as string);
-    return ackedEvent<TResult>((done) => hyps.publish(channel, encodePacket(serialized), done));
+    // The packet as createPacket made it (no serializer or hook changed it): encode only `data`.
+    const message =
+      serialized === packet && this.onDispatchHook === undefined && typeof pattern === 'string'
+        ? encodeEventPacket(pattern, data)
+        : encodePacket(serialized);
+    return ackedEvent<TResult>((done) => hyps.publish(channel, message, done));
   }
 
   /** An event before the connection is ready, or one whose serializer is asynchronous. */

@@ -32,6 +32,26 @@ export function encodePacket(packet: unknown): string {
   return JSON.stringify(packet) ?? 'null';
 }
 
+/** Event packet heads by pattern: `{"pattern":<pattern>,"data":`. Bounded. */
+const eventHeads = new Map<string, string>();
+const MAX_EVENT_HEADS = 1024;
+
+/**
+ * The JSON of an event packet that is exactly `{ pattern, data }`, the same text encodePacket
+ * makes, with the pattern's part built once per pattern: only `data` is stringified per event.
+ */
+export function encodeEventPacket(pattern: string, data: unknown): string {
+  const body = JSON.stringify(data);
+  if (body === undefined) return encodePacket({ pattern, data }); // data that JSON drops
+  let head = eventHeads.get(pattern);
+  if (head === undefined) {
+    if (eventHeads.size >= MAX_EVENT_HEADS) eventHeads.clear();
+    head = `{"pattern":${JSON.stringify(pattern)},"data":`;
+    eventHeads.set(pattern, head);
+  }
+  return `${head}${body}}`;
+}
+
 /**
  * Decodes a record's message. Non-JSON messages (a plain HypsClient publishing text) come back as
  * the text itself, which Nest's request deserializer then wraps as `{ pattern: channel, data }`.
