@@ -119,6 +119,7 @@ export class LocalRouter {
   private readonly groups = new Map<string, GroupMembers>();
   private readonly subscribers = new Set<LocalSubscriber>();
   private plainCount = 0;
+  private readonly groupTokens: { value?: string[] } = {};
   private stamp = 0;
 
   /** Local subscribers registered. */
@@ -241,7 +242,9 @@ export class LocalRouter {
     if (!state) return false;
     const { members } = state;
     const count = members.length;
-    const tokens: { value?: string[] } = {};
+    // Reused: the channel's tokens are computed at most once per delivery, and only for wildcards.
+    const tokens = this.groupTokens;
+    tokens.value = undefined;
     for (let i = 0; i < count; i++) {
       const index = (state.next + i) % count;
       const member = members[index]!;
