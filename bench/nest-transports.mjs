@@ -29,7 +29,8 @@ const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(',');
 /** BENCH_MODES=events (or round, or a whole row name such as 'events/s c=100') limits the rows. */
 const MODES_ONLY = process.env.BENCH_MODES?.toLowerCase().split(',');
 const CONCURRENCIES = [1, 100];
-/** The brokers run on this CPU, each transport's app worker on the other. */
+/** The brokers run on this CPU, each transport's app worker on the other; BENCH_PIN=0: no pinning. */
+const PIN = process.env.BENCH_PIN !== '0';
 const BROKER_CPU = 0;
 const APP_CPU = 1;
 /** An event not handled within this long is counted as lost and no longer holds a slot. */
@@ -39,18 +40,28 @@ const OVERALL_TIMEOUT_MS = 15 * 60 * 1000;
 
 // ---------------------------------------------------------------- the microservice under test
 
-/** Waiters for handled events, by sequence number, and what the handler saw. */
-const waiting = new Map();
-const tally = { handled: 0, lost: 0 };
+/**
+ * The event load: a fixed number of events in flight, each handled event emitting the next one
+ * (callbacks only, so the harness adds little to what is measured). An emit that fails also
+ * starts the next; an event that never arrives is counted lost after the run.
+ */
+const events = { client: null, running: false, emitted: 0, handled: 0, failed: 0, lost: 0 };
+const onEmitFailed = {
+  error: () => {
+    events.failed++;
+    if (events.running) emitNextEvent();
+  },
+};
+
+function emitNextEvent() {
+  events.emitted++;
+  events.client.emit('bench.event', { i: events.emitted }).subscribe(onEmitFailed);
+}
 
 class BenchController {
-  onEvent(data) {
-    tally.handled++;
-    const waiter = waiting.get(data.i);
-    if (waiter) {
-      waiting.delete(data.i);
-      waiter.resolve();
-    }
+  onEvent() {
+    events.handled++;
+    if (events.running) emitNextEvent();
   }
 
   onRequest(data) {
@@ -111,7 +122,7 @@ const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 async function startProcess(name, command, args) {
   // From the repo root, so the Hyps broker script resolves '@hyps/transport' (the built package).
   // Pinned to CPU 0, the app workers to CPU 1: one core each, as in the other benchmarks.
-  const pinned = [...pinPrefix(BROKER_CPU), command, ...args];
+  const pinned = [...(PIN ? pinPrefix(BROKER_CPU) : []), command, ...args];
   const child = spawn(pinned[0], pinned.slice(1), {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -211,58 +222,57 @@ const TRANSPORTS = [
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let sequence = 0;
-
-/** One event, resolved when the handler saw it (or counted lost after LOST_AFTER_MS). */
-function emitAndWaitHandled(client) {
-  const i = sequence++;
-  return new Promise((resolve) => {
-    waiting.set(i, { resolve, since: Date.now() });
-    client.emit('bench.event', { i }).subscribe({
-      error: () => {
-        waiting.delete(i);
-        tally.lost++;
-        resolve();
-      },
-    });
-  });
+/**
+ * Starts counting completed operations and CPU; the returned function ends the interval with
+ * operations per second and the CPU microseconds per operation of this process (client and
+ * microservice) and of the broker: the cost, which a busy machine disturbs less than the rate.
+ */
+function startMeter(brokerPid, completed) {
+  const start = {
+    operations: completed(),
+    appCpu: ownCpuSeconds(),
+    brokerCpu: processCpuSeconds(brokerPid),
+    at: performance.now(),
+  };
+  return () => {
+    const operations = completed() - start.operations;
+    const perOperation = (cpuSeconds) => (cpuSeconds * 1e6) / operations;
+    return {
+      rate: (operations * 1000) / (performance.now() - start.at),
+      appCpuUs: perOperation(ownCpuSeconds() - start.appCpu),
+      brokerCpuUs: perOperation(processCpuSeconds(brokerPid) - start.brokerCpu),
+    };
+  };
 }
 
-const lostSweeper = setInterval(() => {
-  const now = Date.now();
-  for (const [i, waiter] of waiting) {
-    if (now - waiter.since > LOST_AFTER_MS) {
-      waiting.delete(i);
-      tally.lost++;
-      waiter.resolve();
-    }
-  }
-}, 250);
-lostSweeper.unref();
+/** `concurrency` events in flight for `seconds`; then waits (bounded) for the last ones. */
+async function measureEvents(running, concurrency, seconds) {
+  events.client = running.client;
+  events.running = true;
+  const stop = startMeter(running.child.pid, () => events.handled);
+  for (let k = 0; k < concurrency; k++) emitNextEvent();
+  await sleep(seconds * 1000);
+  const measured = stop();
+  events.running = false;
+  const deadline = Date.now() + LOST_AFTER_MS;
+  while (events.handled + events.failed < events.emitted && Date.now() < deadline) await sleep(10);
+  events.lost += events.emitted - events.handled - events.failed;
+  events.emitted = events.handled + events.failed;
+  return measured;
+}
 
-/** Runs `concurrency` loops of `once()` for `seconds`; returns completed operations per second. */
-/**
- * Runs `concurrency` loops of `once()` for `seconds`. Returns completed operations per second,
- * and the CPU microseconds per operation of this process (client and microservice) and of the
- * broker process: the cost, which a busy machine disturbs less than the rate.
- */
-async function measure(concurrency, once, completed, brokerPid, seconds = SECONDS) {
-  const before = completed();
-  const appCpu = ownCpuSeconds();
-  const brokerCpu = processCpuSeconds(brokerPid);
-  const started = performance.now();
-  const stopAt = started + seconds * 1000;
+/** `concurrency` loops of send -> reply for `seconds`. */
+async function measureRequests(running, concurrency, seconds) {
+  const stop = startMeter(running.child.pid, () => running.answered);
+  const stopAt = performance.now() + seconds * 1000;
   const loop = async () => {
-    while (performance.now() < stopAt) await once();
+    while (performance.now() < stopAt) {
+      await lastValueFrom(running.client.send('bench.request', { i: running.answered }));
+      running.answered++;
+    }
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
-  const operations = completed() - before;
-  const perOperation = (cpuSeconds) => (cpuSeconds * 1e6) / operations;
-  return {
-    rate: (operations * 1000) / (performance.now() - started),
-    appCpuUs: perOperation(ownCpuSeconds() - appCpu),
-    brokerCpuUs: perOperation(processCpuSeconds(brokerPid) - brokerCpu),
-  };
+  return stop();
 }
 
 /** Starts the broker, the microservice and the client of one transport. */
@@ -283,14 +293,7 @@ async function setUp(transport) {
     await tearDown(running);
     throw err;
   }
-  let answered = 0;
-  running.event = () => emitAndWaitHandled(running.client);
-  running.handled = () => tally.handled;
-  running.request = async () => {
-    await lastValueFrom(running.client.send('bench.request', { i: answered }));
-    answered++;
-  };
-  running.answered = () => answered;
+  running.answered = 0;
   return running;
 }
 
@@ -301,8 +304,8 @@ async function tearDown(running) {
 }
 
 const MODES = CONCURRENCIES.flatMap((concurrency) => [
-  { row: `events/s c=${concurrency}`, concurrency, run: 'event', count: 'handled' },
-  { row: `round trips/s c=${concurrency}`, concurrency, run: 'request', count: 'answered' },
+  { row: `events/s c=${concurrency}`, concurrency, kind: 'events' },
+  { row: `round trips/s c=${concurrency}`, concurrency, kind: 'requests' },
 ]).filter(
   (mode) =>
     !MODES_ONLY ||
@@ -392,7 +395,7 @@ async function stopWorker(worker) {
 
 /** The worker side: sets up one transport, then measures what the coordinator asks for. */
 function serveAsWorker(name) {
-  pinSelf(APP_CPU);
+  if (PIN) pinSelf(APP_CPU);
   const transport = TRANSPORTS.find((candidate) => candidate.name === name);
   let running = null;
   process.on('message', async (message) => {
@@ -402,18 +405,12 @@ function serveAsWorker(name) {
         process.send({ ok: true });
       } else if (message.type === 'measure') {
         const { mode, seconds } = message;
-        const measured = await measure(
-          mode.concurrency,
-          running[mode.run],
-          running[mode.count],
-          running.child.pid,
-          seconds,
-        );
-        process.send(measured);
+        const measure = mode.kind === 'events' ? measureEvents : measureRequests;
+        process.send(await measure(running, mode.concurrency, seconds));
       } else if (message.type === 'stop') {
         await tearDown(running);
         running = null;
-        process.send({ lost: tally.lost }, () => process.disconnect());
+        process.send({ lost: events.lost }, () => process.disconnect());
       }
     } catch (err) {
       process.send({ error: err?.stack ?? String(err) });
