@@ -15,6 +15,7 @@ import {
   type PublishResult,
 } from '@hyps/transport';
 import { useBrokers } from './helpers/broker-fixture.js';
+import { waitFor } from './helpers/wait.js';
 
 type Call = [error: Error | null, result: PublishResult | undefined];
 
@@ -59,15 +60,6 @@ function publishWithCallback(
   });
   returned = true;
   return record;
-}
-
-/** Polls `condition` every 5 ms; fails after `timeoutMs`. */
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Lets a few ticks, microtasks and timers pass: room for a second (wrong) callback call. */
@@ -120,15 +112,32 @@ async function startSilentServer(): Promise<string> {
   return `hyps://127.0.0.1:${address.port}`;
 }
 
+/** The publish was refused: one call with an error of `type` and no result, not synchronous. */
+async function expectRefused(
+  record: ReturnType<typeof publishWithCallback>,
+  type: new (...args: never[]) => Error,
+): Promise<void> {
+  const [error, result] = await record.first();
+  expect(record.synchronous).toBe(false);
+  expect(error).toBeInstanceOf(type);
+  expect(result).toBeUndefined();
+}
+
+/** A publisher, and a subscriber of `channel` whose SUB is acknowledged, with what it got. */
+async function subscribedPair(url: string, channel: string) {
+  const subscriber = await connected(url);
+  const publisher = await connected(url);
+  const got: HypsMessage[] = [];
+  const source = subscriber.subscribe(channel);
+  source.subscribe((message) => got.push(message));
+  await source.ready;
+  return { subscriber, publisher, got };
+}
+
 describe('HypsClient publish with a callback', () => {
   it('calls back (null, { receivers }) with 1 for a subscribed channel and 0 for another', async () => {
     const { url } = await startBroker();
-    const subscriber = await connected(url);
-    const publisher = await connected(url);
-    const got: HypsMessage[] = [];
-    const source = subscriber.subscribe('cb.one');
-    source.subscribe((message) => got.push(message));
-    await source.ready;
+    const { publisher, got } = await subscribedPair(url, 'cb.one');
 
     const one = publishWithCallback(publisher, 'cb.one', 'hello');
     const none = publishWithCallback(publisher, 'cb.none', 'nobody');
@@ -169,11 +178,7 @@ describe('HypsClient publish with a callback', () => {
     const { broker, url } = await startBroker();
     const client = await connected(url);
     for (const channel of ['', 'a..b', 'orders.*', 'orders.>', 'has space']) {
-      const record = publishWithCallback(client, channel, 'x');
-      const [error, result] = await record.first();
-      expect(record.synchronous).toBe(false);
-      expect(error).toBeInstanceOf(InvalidChannelError);
-      expect(result).toBeUndefined();
+      await expectRefused(publishWithCallback(client, channel, 'x'), InvalidChannelError);
     }
     // Nothing reached the broker, and the connection is fine.
     await expect(client.publish('valid.channel', 'ok')).resolves.toEqual({ receivers: 0 });
@@ -184,12 +189,9 @@ describe('HypsClient publish with a callback', () => {
   it('reports data that is neither a string nor bytes as TypeError through the callback', async () => {
     const { broker, url } = await startBroker();
     const client = await connected(url);
-    for (const data of [42, null, {}, ['a']]) {
-      const record = publishWithCallback(client, 'cb.data', data as unknown as string);
-      const [error, result] = await record.first();
-      expect(record.synchronous).toBe(false);
-      expect(error).toBeInstanceOf(TypeError);
-      expect(result).toBeUndefined();
+    for (const value of [42, null, {}, ['a']]) {
+      const data = value as unknown as string;
+      await expectRefused(publishWithCallback(client, 'cb.data', data), TypeError);
     }
     await expect(client.publish('cb.data', 'ok')).resolves.toEqual({ receivers: 0 });
     expect(broker.stats().published).toBe(1);
@@ -238,12 +240,7 @@ describe('HypsClient publish with a callback', () => {
 
   it('drain() resolves only after every callback publish was acknowledged', async () => {
     const { url } = await startBroker();
-    const subscriber = await connected(url);
-    const publisher = await connected(url);
-    const got: HypsMessage[] = [];
-    const source = subscriber.subscribe('cb.drain');
-    source.subscribe((message) => got.push(message));
-    await source.ready;
+    const { publisher, got } = await subscribedPair(url, 'cb.drain');
 
     const records = Array.from({ length: 2000 }, (_, i) =>
       publishWithCallback(publisher, 'cb.drain', `m${i}`),

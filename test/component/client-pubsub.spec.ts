@@ -6,6 +6,7 @@ import {
   type HypsMessage,
   type HypsSubscription,
 } from '../../libs/hyps-transport/src/client/index.js';
+import { waitFor } from './helpers/wait.js';
 
 const brokers: Broker[] = [];
 const clients: HypsClient[] = [];
@@ -51,15 +52,6 @@ function collect(source: HypsSubscription): Collected {
     },
   });
   return collected;
-}
-
-/** Polls `condition` every 5 ms; fails after `timeoutMs`. */
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 const texts = (collected: Collected): string[] => collected.messages.map((m) => m.text());

@@ -10,6 +10,7 @@ import {
   type HypsMessage,
   type HypsStatus,
 } from '../../libs/hyps-transport/src/client/index.js';
+import { waitFor } from './helpers/wait.js';
 
 const brokers: Broker[] = [];
 const clients: HypsClient[] = [];
@@ -43,14 +44,6 @@ function recordStatuses(client: HypsClient): HypsStatus[] {
   const statuses: HypsStatus[] = [];
   client.status$.subscribe((status) => statuses.push(status));
   return statuses;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Settles a publish into a comparable outcome; the test fails if it takes over `ms`. */

@@ -88,6 +88,24 @@ async function channelsSeen(url: string, seen: HypsMessage[], marker: string): P
   return seen.map((message) => message.channel).filter((channel) => channel !== marker);
 }
 
+/**
+ * Two observers of one emit complete on the ack, never synchronously (the ack cannot have
+ * arrived yet); an observer that comes after it completes at once.
+ */
+async function expectAckedToEveryObserver(
+  event$: Observable<unknown>,
+  timeoutMs: number,
+): Promise<void> {
+  const done = { values: [], completed: true, error: undefined };
+  const first = observe(event$);
+  const second = observe(event$);
+  expect(first.completed || second.completed).toBe(false);
+  await waitFor(() => ended(first) && ended(second), timeoutMs);
+  expect(first).toEqual(done);
+  expect(second).toEqual(done);
+  expect(observe(event$)).toEqual(done);
+}
+
 describe('ClientHyps emit', () => {
   it('completes each observer on the ack; a late observer completes at once; published once', async () => {
     const url = await startBroker();
@@ -95,17 +113,7 @@ describe('ClientHyps emit', () => {
     const client = newClientHyps({ url });
     await client.connect();
 
-    const event$ = client.emit('emit.once', { n: 1 });
-    const first = observe(event$);
-    const second = observe(event$);
-    // The ack cannot have arrived yet: completion is never synchronous.
-    expect(first.completed || second.completed).toBe(false);
-    await waitFor(() => ended(first) && ended(second), 2000);
-    expect(first).toEqual({ values: [], completed: true, error: undefined });
-    expect(second).toEqual({ values: [], completed: true, error: undefined });
-
-    const late = observe(event$);
-    expect(late).toEqual({ values: [], completed: true, error: undefined });
+    await expectAckedToEveryObserver(client.emit('emit.once', { n: 1 }), 2000);
     // Hot: three observers, one publish.
     expect(await channelsSeen(url, seen, 'emit.marker')).toEqual(['emit.once']);
     expect(JSON.parse(seen[0]!.text())).toMatchObject({ pattern: 'emit.once', data: { n: 1 } });
@@ -126,14 +134,7 @@ describe('ClientHyps emit', () => {
     const seen = await watch(url, 'emit.>');
     const client = newClientHyps({ url });
 
-    const event$ = client.emit('emit.early', 'x');
-    const first = observe(event$);
-    const second = observe(event$);
-    expect(first.completed || second.completed).toBe(false);
-    await waitFor(() => ended(first) && ended(second), 3000);
-    expect(first).toEqual({ values: [], completed: true, error: undefined });
-    expect(second).toEqual({ values: [], completed: true, error: undefined });
-    expect(observe(event$)).toEqual({ values: [], completed: true, error: undefined });
+    await expectAckedToEveryObserver(client.emit('emit.early', 'x'), 3000);
     expect(await channelsSeen(url, seen, 'emit.marker')).toEqual(['emit.early']);
   });
 

@@ -43,16 +43,9 @@ export class Recorder {
   readonly finished: string[] = [];
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { sleep } from './helpers/wait.js';
 
-/** Polls `check` every 10 ms until it holds; fails after `timeoutMs`. */
-export async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-}
+export { sleep, waitFor } from './helpers/wait.js';
 
 @Controller()
 export class TestController {
