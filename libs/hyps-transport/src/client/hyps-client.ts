@@ -21,6 +21,7 @@ import {
   type HypsClientOptions,
   type ResolvedClientOptions,
 } from './client-options.js';
+import { GenerationalCache } from './generational-cache.js';
 import { HeldPublishes } from './held-publishes.js';
 import { LocalRouter, LocalSubscriber, type SubEntry } from './local-router.js';
 import type { ReceivedMessage } from './message.js';
@@ -36,7 +37,10 @@ import {
   type HypsPullSubscription,
 } from './pull-subscription.js';
 
-/** Validated channels kept as bytes, so a hot publish path skips validation and encoding. */
+/**
+ * Validated channels kept as bytes, so a hot publish path skips validation and encoding: up to
+ * twice this many, in two generations.
+ */
 const CHANNEL_CACHE_LIMIT = 10_000;
 
 /** idle: never started; failed: gave up (connect() starts over); closed: close() was called. */
@@ -76,7 +80,7 @@ export class HypsClient {
   private closing: Promise<void> | null = null;
   private readonly router = new LocalRouter();
   private readonly held: HeldPublishes;
-  private readonly channelCache = new Map<string, Buffer>();
+  private readonly channelCache = new GenerationalCache<string, Buffer>(CHANNEL_CACHE_LIMIT);
   private maxChannelBytes = DEFAULT_MAX_CHANNEL_BYTES;
   private brokerInfo: InfoPayload | undefined;
   private droppedTotal = 0;
@@ -334,7 +338,6 @@ export class HypsClient {
 
   private validChannel(channel: string): Buffer {
     const bytes = assertValidName(channel, 'channel', this.maxChannelBytes);
-    if (this.channelCache.size >= CHANNEL_CACHE_LIMIT) this.channelCache.clear();
     this.channelCache.set(channel, bytes);
     return bytes;
   }
