@@ -139,7 +139,10 @@ describe('LocalRouter', () => {
     return new LocalSubscriber(
       patterns,
       group,
-      (message: ReceivedMessage) => sink.push(`${name}:${message.channel}:${message.text()}`),
+      {
+        next: (message: ReceivedMessage) =>
+          sink.push(`${name}:${message.channel}:${message.text()}`),
+      },
       () => undefined,
     );
   }

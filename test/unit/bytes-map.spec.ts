@@ -6,7 +6,8 @@ function lookupInChunk(index: ExactChannelIndex<string>, name: string): readonly
   const chunk = Buffer.from(`\u0000\u0000\u0000\u0000${name}\nbody\n`, 'utf8');
   const start = 4;
   const end = start + Buffer.byteLength(name, 'utf8');
-  return index.lookup(chunk, start, end)?.value ?? null;
+  const channel = index.lookup(chunk, start, end);
+  return channel ? index.subscribersOf(channel) : null;
 }
 
 describe('ExactChannelIndex', () => {
@@ -32,7 +33,7 @@ describe('ExactChannelIndex', () => {
     const chunk = Buffer.from('prix.€.zürich', 'utf8');
     const found = index.lookup(chunk, 0, chunk.length);
     expect(found?.key).toBe('prix.€.zürich');
-    expect(found?.value).toEqual(['a', 'b']);
+    expect(index.subscribersOf(found!)).toEqual(['a', 'b']);
     index.remove('prix.€.zürich', 'a');
     expect(lookupInChunk(index, 'prix.€.zürich')).toEqual(['b']);
   });
@@ -55,6 +56,21 @@ describe('ExactChannelIndex', () => {
     index.add('a', 'three');
     expect(before).toEqual(['one', 'two']);
     expect(lookupInChunk(index, 'a')).toEqual(['two', 'three']);
+  });
+
+  it('removes thousands of subscribers of one channel without copying the list each time', () => {
+    const index = new ExactChannelIndex<number>();
+    for (let i = 0; i < 20_000; i++) index.add('news', i);
+    const chunk = Buffer.from('news');
+    expect(index.subscribersOf(index.lookup(chunk, 0, 4)!)).toHaveLength(20_000);
+    for (let i = 0; i < 20_000; i += 2) index.remove('news', i);
+    const left = index.subscribersOf(index.lookup(chunk, 0, 4)!);
+    expect(left).toHaveLength(10_000);
+    expect(left[0]).toBe(1);
+    expect(left[9_999]).toBe(19_999);
+    for (let i = 1; i < 20_000; i += 2) index.remove('news', i);
+    expect(index.lookup(chunk, 0, 4)).toBeUndefined();
+    expect(index.size).toBe(0);
   });
 
   it('ignores removing what is not there', () => {

@@ -23,8 +23,7 @@ import {
 } from './client-options.js';
 import { GenerationalCache } from './generational-cache.js';
 import { HeldPublishes } from './held-publishes.js';
-import { LocalRouter, LocalSubscriber, type SubEntry } from './local-router.js';
-import type { ReceivedMessage } from './message.js';
+import { LocalRouter, LocalSubscriber, type MessageTarget, type SubEntry } from './local-router.js';
 import {
   MessageObservable,
   type Attachment,
@@ -237,7 +236,7 @@ export class HypsClient {
         else subscriber.complete();
       };
       if (problem) return this.refuse(problem, onEnd);
-      return this.attach(list, options.group, (message) => subscriber.next(message), onEnd);
+      return this.attach(list, options.group, subscriber, onEnd);
     }, problem);
   }
 
@@ -248,7 +247,7 @@ export class HypsClient {
     return new PullSubscription(options, (pull) => {
       const onEnd = (error: Error | undefined): void => pull.end(error);
       if (problem) return this.refuse(problem, onEnd);
-      return this.attach(list, options.group, (message) => pull.push(message), onEnd);
+      return this.attach(list, options.group, { next: (message) => pull.push(message) }, onEnd);
     });
   }
 
@@ -283,13 +282,13 @@ export class HypsClient {
   private attach(
     patterns: string[],
     group: string | undefined,
-    onMessage: (message: ReceivedMessage) => void,
+    target: MessageTarget,
     onEnd: (error: Error | undefined) => void,
   ): Attachment {
     if (this.phase === 'closed') return this.refuse(new ClientClosedError(), onEnd);
     if (this.phase === 'failed') return this.refuse(this.notConnectedError(), onEnd);
     if (this.phase === 'idle') this.connect().catch(noop);
-    const subscriber = new LocalSubscriber(patterns, group, onMessage, onEnd);
+    const subscriber = new LocalSubscriber(patterns, group, target, onEnd);
     const created = this.router.add(subscriber);
     const connection = this.connection;
     if (connection) for (const entry of created) this.sendSub(connection, entry);

@@ -12,6 +12,11 @@ interface ParsedPattern {
   readonly wildcard: boolean;
 }
 
+/** What a local subscriber hands its messages to. */
+export interface MessageTarget {
+  next(message: ReceivedMessage): void;
+}
+
 /**
  * One local consumer (an Observable's observer, or a pull subscription): its patterns, its group,
  * and where its messages go.
@@ -27,7 +32,8 @@ export class LocalSubscriber {
   constructor(
     patterns: readonly string[],
     readonly group: string | undefined,
-    private readonly onMessage: (message: ReceivedMessage) => void,
+    /** Where its messages go: an RxJS subscriber, or a pull subscription's buffer. */
+    private readonly sink: MessageTarget,
     private readonly onEnd: (error: Error | undefined) => void,
   ) {
     this.patterns = [...new Set(patterns)].map((pattern) => {
@@ -37,7 +43,7 @@ export class LocalSubscriber {
   }
 
   deliver(message: ReceivedMessage): void {
-    if (!this.ended) this.onMessage(message);
+    if (!this.ended) this.sink.next(message);
   }
 
   /** Ends the consumer: with an error (a failed SUB, the client gave up) or completed (close). */
@@ -209,7 +215,7 @@ export class LocalRouter {
     const exact = this.exact.lookup(buf, channelStart, channelEnd);
     if (this.wildcards.size === 0) {
       if (exact === undefined) return;
-      const subscribers = exact.value;
+      const subscribers = this.exact.subscribersOf(exact);
       const message = new ReceivedMessage(exact.key, buf, messageStart, messageEnd);
       for (let i = 0; i < subscribers.length; i++) subscribers[i]!.deliver(message);
       return;
@@ -223,7 +229,8 @@ export class LocalRouter {
       message ??= new ReceivedMessage(channel, buf, messageStart, messageEnd);
       subscriber.deliver(message);
     };
-    if (exact !== undefined) for (const subscriber of exact.value) visit(subscriber);
+    if (exact !== undefined)
+      for (const subscriber of this.exact.subscribersOf(exact)) visit(subscriber);
     this.wildcards.match(tokenize(channel), visit);
   }
 
