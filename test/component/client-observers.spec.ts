@@ -10,7 +10,6 @@ import {
 import { useBrokers } from './helpers/broker-fixture.js';
 import { sleep, waitFor } from './helpers/wait.js';
 
-const brokers = useBrokers();
 const clients: HypsClient[] = [];
 let unhandled: unknown[] = [];
 const savedOnUnhandledError = config.onUnhandledError;
@@ -20,10 +19,14 @@ beforeEach(() => {
   config.onUnhandledError = (error) => unhandled.push(error);
 });
 
+// Declared before useBrokers(), so it runs first: clients close (their observers complete)
+// before the broker goes, which would otherwise end them with an error nobody handles.
 afterEach(async () => {
-  config.onUnhandledError = savedOnUnhandledError;
   await Promise.all(clients.splice(0).map((client) => client.close()));
+  config.onUnhandledError = savedOnUnhandledError;
 });
+
+const brokers = useBrokers();
 
 async function connectedPair(): Promise<{ subscriber: HypsClient; publisher: HypsClient }> {
   const running = await brokers.start();
