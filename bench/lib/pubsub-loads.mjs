@@ -77,6 +77,23 @@ async function countingSocket(port, counter) {
   return conn;
 }
 
+/**
+ * The raw-socket loads' pump: `frame` (one pre-encoded publish) written in batches on `pub`,
+ * pumped again whenever either socket receives something.
+ */
+function rawSocketPump(pub, sub, frame, windowBytes, done) {
+  const batch = repeatFrame(frame);
+  const pump = windowedPump({
+    sendBatch: () => pub.socket.write(batch.buf),
+    batchCount: batch.count,
+    windowMessages: windowFor(windowBytes, frame.length),
+    done,
+  });
+  pub.onData = pump.pump;
+  sub.onData = pump.pump;
+  return pump;
+}
+
 function failIfErrors(what, errors) {
   if (errors.length > 0) throw new Error(`${what}: ${errors.slice(0, 3).join('; ')}`);
 }
@@ -109,16 +126,10 @@ export function hypsRawLoad({ port, size, windowBytes, channel = 'bench.fwd' }) 
       failIfErrors('hyps SUB', sub.counter.errors);
       pub = await connectHyps();
       const record = encodeRecord(channel, payload(size));
-      const batch = repeatFrame(record);
       const ackBase = pub.counter.acks; // the HELLO
-      pump = windowedPump({
-        sendBatch: () => pub.socket.write(batch.buf),
-        batchCount: batch.count,
-        windowMessages: windowFor(windowBytes, record.length),
-        done: () => Math.min(pub.counter.acks - ackBase, sub.counter.records),
-      });
-      pub.onData = pump.pump;
-      sub.onData = pump.pump;
+      pump = rawSocketPump(pub, sub, record, windowBytes, () =>
+        Math.min(pub.counter.acks - ackBase, sub.counter.records),
+      );
     },
     ...pumpControls(() => pump),
     async close() {
@@ -149,15 +160,9 @@ export function redisRawLoad({ port, size, windowBytes, channel = 'bench.fwd' })
       failIfErrors('redis SUBSCRIBE', sub.counter.errors);
       pub = await connectResp();
       const command = encodeResp('PUBLISH', channel, payload(size));
-      const batch = repeatFrame(command);
-      pump = windowedPump({
-        sendBatch: () => pub.socket.write(batch.buf),
-        batchCount: batch.count,
-        windowMessages: windowFor(windowBytes, command.length),
-        done: () => Math.min(pub.counter.replies, sub.counter.messages),
-      });
-      pub.onData = pump.pump;
-      sub.onData = pump.pump;
+      pump = rawSocketPump(pub, sub, command, windowBytes, () =>
+        Math.min(pub.counter.replies, sub.counter.messages),
+      );
     },
     ...pumpControls(() => pump),
     async close() {
