@@ -75,6 +75,35 @@ describe('HypsClient publish/subscribe', () => {
     expect(Buffer.from(message!.data).toString()).toBe('{"id":1}');
   });
 
+  it('publishes on ASCII, non-ASCII and star-in-token channels alike, and refuses invalid ones', async () => {
+    const { url, broker } = await startBroker();
+    const subscriber = await connected(url);
+    const publisher = await connected(url);
+    // ASCII, non-ASCII, and '*' or '>' inside a token (allowed in a channel).
+    const channels = ['plain.ascii', 'prix.€.zürich', 'a*b.c>d', 'plain.ascii', 'x.y'];
+    const sources = [...new Set(channels)].map((channel) => subscriber.subscribe(channel));
+    const got = sources.map(collect);
+    await Promise.all(sources.map((source) => source.ready));
+
+    // Interleaved and repeated: cached channels are reused, and a repeat follows a change.
+    for (let round = 0; round < 3; round++) {
+      for (const channel of channels) {
+        await expect(publisher.publish(channel, `${round}`)).resolves.toEqual({ receivers: 1 });
+      }
+    }
+    await waitFor(() => got.reduce((sum, c) => sum + c.messages.length, 0) === 15);
+    expect(got.map((c) => c.messages.map((m) => m.channel))).toEqual([
+      Array(6).fill('plain.ascii'),
+      Array(3).fill('prix.€.zürich'),
+      Array(3).fill('a*b.c>d'),
+      Array(3).fill('x.y'),
+    ]);
+    for (const bad of ['a..b', 'a.*', 'has space', '', 'a'.repeat(300)]) {
+      await expect(publisher.publish(bad, 'x')).rejects.toBeInstanceOf(InvalidChannelError);
+    }
+    expect(broker.stats().published).toBe(15);
+  });
+
   it('delivers its own publish once ready has resolved, with binary data intact', async () => {
     const { url } = await startBroker();
     const client = await connected(url);
