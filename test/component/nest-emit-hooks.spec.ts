@@ -5,7 +5,7 @@ import { Controller, Inject, Module } from '@nestjs/common';
 import type { INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Payload } from '@nestjs/microservices';
-import { lastValueFrom, Observable } from 'rxjs';
+import { lastValueFrom, Observable, toArray } from 'rxjs';
 import {
   HypsClient,
   InvalidChannelError,
@@ -221,6 +221,38 @@ describe('ServerHyps event dispatch and processing hooks', () => {
         { hook: 'end', transportId: HYPS_TRANSPORT, channel, handled: i + 1 },
       ]),
     );
+  });
+
+  it('with hooks installed, answers requests (value, stream, RpcException) and runs the hooks for each', async () => {
+    const url = await startBroker();
+    const { server } = await startWithHooks(url);
+    const hooks: string[] = [];
+    server.setOnProcessingStartHook((_transportId, context, done) => {
+      hooks.push(`start ${(context as HypsContext).getChannel()}`);
+      return done();
+    });
+    server.setOnProcessingEndHook((_transportId, context) => {
+      hooks.push(`end ${(context as HypsContext).getChannel()}`);
+    });
+    const client = newClientHyps({ url });
+    await client.connect();
+
+    await expect(lastValueFrom(client.send('math.sum', [1, 2, 3]))).resolves.toBe(6);
+    await expect(lastValueFrom(client.send('count.up', 3).pipe(toArray()))).resolves.toEqual([
+      1, 2, 3,
+    ]);
+    await expect(lastValueFrom(client.send('fail.rpc', {}))).rejects.toMatchObject({
+      code: 'E_OUT_OF_STOCK',
+    });
+    await waitFor(() => hooks.length === 6, 2000);
+    expect(hooks).toEqual([
+      'start math.sum',
+      'end math.sum',
+      'start count.up',
+      'end count.up',
+      'start fail.rpc',
+      'end fail.rpc',
+    ]);
   });
 
   it('runs an end hook installed on its own', async () => {

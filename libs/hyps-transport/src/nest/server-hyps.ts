@@ -222,10 +222,7 @@ export class ServerHyps
     packet: IncomingRequest,
     context: HypsContext,
   ): PromiseLike<void> | void {
-    const endHook = this.onProcessingEndHook as unknown;
-    if (this.onProcessingStartHook !== this.defaultStartHook || endHook !== undefined) {
-      return this.handleEvent(pattern, packet, context);
-    }
+    if (this.hooksInstalled) return this.handleEvent(pattern, packet, context);
     const handler = this.getHandlerByPattern(pattern);
     if (!handler) return this.handleEvent(pattern, packet, context); // Nest logs it
     const result: unknown = handler(packet.data, context);
@@ -233,23 +230,46 @@ export class ServerHyps
     connectStream(result);
   }
 
-  private async dispatchRequest(
+  /**
+   * A request: Nest's handleRequest while processing hooks are installed. Without them, the same
+   * replies with less machinery: a plain value is one final reply (what Nest's send makes of
+   * `of(value)`); a stream, which is also how Nest's exception filters report an error, goes
+   * through send.
+   */
+  private dispatchRequest(
     pattern: string,
     packet: IncomingRequest,
     context: HypsContext,
     replyTo: string,
-  ): Promise<void> {
+  ): PromiseLike<void> | void {
     const respond = this.replier(replyTo, packet.id);
     const handler = this.getHandlerByPattern(pattern);
-    if (!handler) {
-      await respond({ status: 'error', err: NO_MESSAGE_HANDLER });
-      return;
+    if (!handler) return respond({ status: 'error', err: NO_MESSAGE_HANDLER });
+    if (this.hooksInstalled) {
+      return this.handleRequest(
+        context,
+        async () => this.transformToObservable(await handler(packet.data, context)),
+        respond,
+      );
     }
-    this.handleRequest(
-      context,
-      async () => this.transformToObservable(await handler(packet.data, context)),
-      respond,
-    );
+    const reply = (value: unknown): void => {
+      if (isObservable(value)) {
+        this.send(value, respond);
+        return;
+      }
+      respond({ response: value, isDisposed: true })?.then(undefined, (err: unknown) =>
+        this.handleError(`cannot reply on ${replyTo}: ${err}`),
+      );
+    };
+    const result: unknown = handler(packet.data, context);
+    if (isThenable(result)) return result.then(reply);
+    reply(result);
+  }
+
+  /** Whether anyone (e.g. tracing) installed Nest's processing hooks: then Nest's paths run. */
+  private get hooksInstalled(): boolean {
+    const endHook = this.onProcessingEndHook as unknown;
+    return this.onProcessingStartHook !== this.defaultStartHook || endHook !== undefined;
   }
 
   /**
