@@ -9,7 +9,7 @@
 //   events/s      ClientProxy.emit -> @EventPattern handler, counting handled events, with 1 and
 //                 100 events in flight (emitted and not yet handled)
 //   round trips/s ClientProxy.send -> @MessagePattern reply, 1 and 100 requests in flight
-// Each measurement runs BENCH_SECONDS (default 3) and is repeated BENCH_REPEATS (default 3)
+// Each measurement runs BENCH_SECONDS (default 3) and is repeated BENCH_REPEATS (default 5)
 // times; the table shows the median and the spread ((max - min) / median); BENCH_VERBOSE=1
 // also prints every run.
 import { fork, spawn, spawnSync } from 'node:child_process';
@@ -23,7 +23,7 @@ import { ClientHyps, ServerHyps } from '@hyps/transport';
 import { ownCpuSeconds, pinPrefix, pinSelf, processCpuSeconds } from './lib/machine.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 /** BENCH_ONLY=hyps,redis limits the columns (e.g. for profiling one transport). */
 const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(',');
 /** BENCH_MODES=events (or round, or a whole row name such as 'events/s c=100') limits the rows. */
