@@ -16,6 +16,21 @@ import { PublishLoop, Received } from './helpers/client-load.js';
 /** Bound on every publish promise settling once the load stops: none may hang. */
 const SETTLE_BOUND_MS = 15_000;
 
+/** Clients, publish loops and a spawned broker, all stopped after each test. */
+function useLoad(): { clients: HypsClient[]; loops: PublishLoop[]; broker?: SpawnedBroker } {
+  const load: { clients: HypsClient[]; loops: PublishLoop[]; broker?: SpawnedBroker } = {
+    clients: [],
+    loops: [],
+  };
+  afterEach(async () => {
+    await Promise.all(load.loops.splice(0).map((l) => l.stop()));
+    await Promise.all(load.clients.splice(0).map((c) => c.close()));
+    await load.broker?.kill();
+    load.broker = undefined;
+  });
+  return load;
+}
+
 function statusLog(client: HypsClient): HypsStatus[] {
   const log: HypsStatus[] = [];
   client.on('status', (status) => log.push(status));
@@ -23,19 +38,13 @@ function statusLog(client: HypsClient): HypsStatus[] {
 }
 
 describe('broker killed with SIGKILL under load, restarted on the same port', () => {
-  const clients: HypsClient[] = [];
-  const loops: PublishLoop[] = [];
-  let broker: SpawnedBroker | undefined;
-  afterEach(async () => {
-    await Promise.all(loops.splice(0).map((l) => l.stop()));
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await broker?.kill();
-  });
+  const load = useLoad();
+  const { clients, loops } = load;
 
   it('settles every publish, reconnects, re-subscribes and resumes delivery, three times over', async () => {
     const KILLS = 3;
-    broker = await spawnBroker();
-    const port = broker.port;
+    load.broker = await spawnBroker();
+    const port = load.broker.port;
     const options: HypsClientOptions = {
       url: `hyps://127.0.0.1:${port}`,
       reconnectDelayMs: 50,
@@ -58,10 +67,12 @@ describe('broker killed with SIGKILL under load, restarted on the same port', ()
     for (let kill = 1; kill <= KILLS; kill++) {
       const before = received.total;
       await waitFor(() => received.total >= before + 200, 10_000, 'load to flow');
-      const killed = await broker.kill();
+      const killed = await load.broker.kill();
       expect(killed.signal).toBe('SIGKILL');
       await sleep(200); // publishing continues into the outage: those are held by the clients
-      broker = await spawnBroker([], { baseArgs: ['--host', '127.0.0.1', '--port', String(port)] });
+      load.broker = await spawnBroker([], {
+        baseArgs: ['--host', '127.0.0.1', '--port', String(port)],
+      });
       await waitFor(
         () => [subscriber, ...publishers].every((c) => c.status === 'connected'),
         10_000,
@@ -148,19 +159,13 @@ describe('keepalive finds silent clients', () => {
 });
 
 describe('SIGTERM drain under load', () => {
-  const clients: HypsClient[] = [];
-  const loops: PublishLoop[] = [];
-  let broker: SpawnedBroker | undefined;
-  afterEach(async () => {
-    await Promise.all(loops.splice(0).map((l) => l.stop()));
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await broker?.kill();
-  });
+  const load = useLoad();
+  const { clients, loops } = load;
 
   it('delivers every acknowledged publish to each connected fast subscriber, then exits 0', async () => {
-    broker = await spawnBroker(['--shutdown-timeout-ms', '5000']);
+    load.broker = await spawnBroker(['--shutdown-timeout-ms', '5000']);
     const options: HypsClientOptions = {
-      url: `hyps://127.0.0.1:${broker.port}`,
+      url: `hyps://127.0.0.1:${load.broker.port}`,
       reconnect: false,
       pendingPublishTimeoutMs: 1_000,
     };
@@ -176,8 +181,8 @@ describe('SIGTERM drain under load', () => {
     loops.push(...publishers.map((p, i) => new PublishLoop(p, `drain.p${i}`, { perTick: 10 })));
     await waitFor(() => received.every((r) => r.total >= 1_000), 10_000, 'load to flow');
 
-    const exit = await broker.stop(10_000); // SIGTERM: drain
-    broker = undefined;
+    const exit = await load.broker.stop(10_000); // SIGTERM: drain
+    load.broker = undefined;
     for (const loop of loops) await loop.stop();
     const settled = await Promise.all(loops.map((l) => l.settle(SETTLE_BOUND_MS)));
 
