@@ -48,6 +48,17 @@ function isIncreasing(list: number[]): boolean {
   return list.every((v, i) => i === 0 || v > list[i - 1]!);
 }
 
+/**
+ * Sends `count` invalid publishes (channel '*') in chunks of 10,000: each earns an ERR 3 answer
+ * longer than itself. Returns `count`.
+ */
+function sendInvalidPublishes(client: { send(data: Buffer): void }, count: number): number {
+  const bad = encodeRecord('*', '');
+  const chunk = Buffer.concat(Array.from({ length: 10_000 }, () => bad));
+  for (let i = 0; i < count / 10_000; i++) client.send(chunk);
+  return count;
+}
+
 describe('broker slow consumers', () => {
   const brokers = useBrokers();
 
@@ -157,10 +168,7 @@ describe('broker slow consumers', () => {
     staller.pause();
     // Invalid publishes: each small frame earns a longer ERR 3 answer, so the answers pile up
     // past the socket buffers and the bound, and the broker must stop reading from this client.
-    const commands = 800_000;
-    const bad = encodeRecord('*', '');
-    const chunk = Buffer.concat(Array.from({ length: 10_000 }, () => bad));
-    for (let i = 0; i < commands / 10_000; i++) staller.send(chunk);
+    const commands = sendInvalidPublishes(staller, 800_000);
 
     const sub = await b.client();
     const pub = await b.client();
@@ -191,10 +199,7 @@ describe('broker slow consumers', () => {
     const b = await brokers.start({ ...LIMITS, pingIntervalMs: 250, frameTimeoutMs: 400 });
     const staller = await b.client();
     staller.pause();
-    const commands = 800_000;
-    const bad = encodeRecord('*', '');
-    const chunk = Buffer.concat(Array.from({ length: 10_000 }, () => bad));
-    for (let i = 0; i < commands / 10_000; i++) staller.send(chunk);
+    const commands = sendInvalidPublishes(staller, 800_000);
     // A marker command, split: the broker can only read it after this client resumes reading.
     staller.send(PING_FRAME.subarray(0, 2));
     await staller.waitUntil(() => staller.socket.writableLength > 0, 'writes to back up', 2000);
