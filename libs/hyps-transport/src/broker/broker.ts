@@ -155,7 +155,7 @@ export class Broker implements ConnectionHost {
   ): void {
     const channelStart = frameStart + PREFIX_BYTES;
     const route =
-      from.routeMemo.lookup(buf, channelStart, channelEnd, this.routes.version) ??
+      from.routeMemo.lookup(buf, channelStart, channelEnd, this.routes) ??
       this.resolveRoute(from, buf, channelStart, channelEnd);
     if (route === null) return;
     let delivered = 0;
@@ -203,24 +203,24 @@ export class Broker implements ConnectionHost {
     channelStart: number,
     channelEnd: number,
   ): Route<BrokerConnection> | null {
-    let cached = this.routes.cachedAt(buf, channelStart, channelEnd);
-    if (cached === undefined) {
+    let id = this.routes.cachedAt(buf, channelStart, channelEnd);
+    if (id < 0) {
       const { maxChannelBytes } = this.options;
       const problem = channelProblem(buf, channelStart, channelEnd, 'channel', maxChannelBytes);
       if (problem !== null) {
         from.answerError(ErrorCode.INVALID_CHANNEL, problem);
         return null;
       }
-      cached = this.routes.route(buf.toString('latin1', channelStart, channelEnd));
+      id = this.routes.route(buf.toString('latin1', channelStart, channelEnd));
     }
     const permissions = from.grant?.permissions;
-    if (permissions && !permissions.canPublish(cached.key.split('.'))) {
+    if (permissions && !permissions.canPublish(this.routes.channelOf(id).split('.'))) {
       const shown = buf.toString('utf8', channelStart, channelEnd);
       from.answerError(ErrorCode.PERMISSION_DENIED, `not allowed to publish to '${shown}'`);
       return null;
     }
-    from.routeMemo.remember(cached, this.routes.version);
-    return cached.value;
+    from.routeMemo.remember(id, this.routes.version);
+    return this.routes.routeOf(id);
   }
 
   subscribe(

@@ -1,29 +1,30 @@
-import type { BytesEntry } from '../protocol/bytes-map.js';
-import type { Route } from './routing-table.js';
+import type { Route, RoutingTable } from './routing-table.js';
 
 /**
  * One connection's last published channel and its route. Publishers tend to send runs of records
  * on the same channel; comparing a few bytes skips even the route cache's hashing. It holds the
- * cache's entry (whose bytes are already a copy), so remembering costs no copy and no received
- * chunk is kept alive. Valid only for one routing-table version.
+ * route cache's id of the channel, whose bytes the cache already keeps, so remembering costs no
+ * copy and no received chunk is kept alive.
+ *
+ * An id can be reused for another channel without the table's version changing (the cache is
+ * cleared when full inside `route()`). That is still safe: the memo only answers when the id is
+ * live and its key bytes equal the published channel, and then the cached value is that exact
+ * channel's route. The version check stays as a cheap guard for changes of subscriptions.
  */
 export class RouteMemo<C> {
-  private entry: BytesEntry<Route<C>> | null = null;
+  private id = -1;
   private version = -1;
 
   /** The remembered route when `buf[start..end)` is the remembered channel, else null. */
-  lookup(buf: Buffer, start: number, end: number, version: number): Route<C> | null {
-    const entry = this.entry;
-    if (entry === null || this.version !== version) return null;
-    const channel = entry.bytes;
-    const length = end - start;
-    if (channel.length !== length) return null;
-    for (let i = 0; i < length; i++) if (channel[i] !== buf[start + i]) return null;
-    return entry.value;
+  lookup(buf: Buffer, start: number, end: number, routes: RoutingTable<C>): Route<C> | null {
+    if (this.version !== routes.version || !routes.cachedMatches(this.id, buf, start, end))
+      return null;
+    return routes.routeOf(this.id);
   }
 
-  remember(entry: BytesEntry<Route<C>>, version: number): void {
-    this.entry = entry;
+  /** Remembers cache id `id` of the routing table at `version`. */
+  remember(id: number, version: number): void {
+    this.id = id;
     this.version = version;
   }
 }

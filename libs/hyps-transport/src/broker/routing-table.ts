@@ -1,5 +1,5 @@
 import { isWildcardPattern } from '../protocol/channel.js';
-import { BytesMap, type BytesEntry } from '../protocol/bytes-map.js';
+import { BytesMap } from '../protocol/bytes-map.js';
 import { PatternTrie } from '../protocol/pattern-trie.js';
 
 /**
@@ -65,15 +65,30 @@ export class RoutingTable<C> {
   }
 
   /**
-   * The cached route of the channel whose wire bytes are `buf[start..end)`, with the channel's
-   * string as key; undefined when it must be computed.
+   * The cache id of the channel whose wire bytes are `buf[start..end)`; -1 when its route must
+   * be computed. Valid until the next change of the table or the next `route()`.
    */
-  cachedAt(buf: Buffer, start: number, end: number): BytesEntry<Route<C>> | undefined {
-    return this.cache.lookup(buf, start, end);
+  cachedAt(buf: Buffer, start: number, end: number): number {
+    return this.cache.find(buf, start, end);
   }
 
-  /** Computes and caches the route of a valid channel; returns its cache entry. */
-  route(channel: string): BytesEntry<Route<C>> {
+  /** True when cache id `id` is still the route of the channel whose bytes are `buf[start..end)`. */
+  cachedMatches(id: number, buf: Buffer, start: number, end: number): boolean {
+    return this.cache.matches(id, buf, start, end);
+  }
+
+  /** The route under a live cache id. */
+  routeOf(id: number): Route<C> {
+    return this.cache.valueOf(id);
+  }
+
+  /** The channel (latin1 string of its wire bytes) under a live cache id. */
+  channelOf(id: number): string {
+    return this.cache.keyOf(id);
+  }
+
+  /** Computes and caches the route of a valid channel; returns its cache id. */
+  route(channel: string): number {
     const plain = new Set<C>();
     const groups = new Map<string, Set<C>>();
     const visit = (subscription: Subscription<C>): void => {

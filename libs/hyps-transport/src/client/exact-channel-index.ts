@@ -1,51 +1,70 @@
-import { BytesMap, type BytesEntry } from '../protocol/bytes-map.js';
-
-/** The subscribers of one exact channel: a set to change, an array snapshot to deliver from. */
-interface ChannelSubscribers<T> {
-  readonly members: Set<T>;
-  /** Rebuilt on the first delivery after a change; a loop over the old one is unaffected. */
-  snapshot: readonly T[] | null;
-}
-
-/** An exact channel's entry: its name (`key`) and its subscribers. */
-export type ExactChannel<T> = BytesEntry<ChannelSubscribers<T>>;
+import { BytesMap } from '../protocol/bytes-map.js';
 
 /**
  * The local subscribers of exact channels, found by the channel bytes of a delivery: no string
  * is made for the lookup, and the message is named with the subscription's own string. Adding
  * and removing are O(1) (a thousand SSE clients leaving one channel cost no quadratic copying);
  * deliveries iterate a plain array.
+ *
+ * A channel is an id of the map; its subscriber set is the map's value and its delivery snapshot
+ * sits in an array indexed by the same id, so a delivery touches no per-channel object besides
+ * the snapshot it iterates.
  */
 export class ExactChannelIndex<T> {
-  private readonly channels = new BytesMap<ChannelSubscribers<T>>('utf8');
+  /** Channel name -> its subscribers, to change. */
+  private readonly channels = new BytesMap<Set<T>>('utf8');
+  /**
+   * Per channel id: its subscribers as an array to deliver from, rebuilt on the first delivery
+   * after a change (null until then); a loop over the old one is unaffected.
+   */
+  private readonly snapshots: (readonly T[] | null)[] = [];
+  /**
+   * Per channel id: its subscriber when it has exactly one (one channel per user is the common
+   * shape), so such a delivery reads no snapshot array.
+   */
+  private readonly soles: (T | undefined)[] = [];
 
   get size(): number {
     return this.channels.size;
   }
 
-  /** The channel whose name is the UTF-8 in `buf[start..end)`, if it has subscribers. */
-  lookup(buf: Buffer, start: number, end: number): ExactChannel<T> | undefined {
-    return this.channels.lookup(buf, start, end);
+  /** The id of the channel named by the UTF-8 in `buf[start..end)`; -1 if it has no subscribers. */
+  lookup(buf: Buffer, start: number, end: number): number {
+    return this.channels.find(buf, start, end);
+  }
+
+  /** The name of channel `id`, as its subscriptions spelled it. */
+  nameOf(id: number): string {
+    return this.channels.keyOf(id);
+  }
+
+  /** The channel's only subscriber, or undefined when it has several. */
+  soleSubscriberOf(id: number): T | undefined {
+    return this.soles[id];
   }
 
   /** The channel's subscribers in subscription order, as an array that is never mutated. */
-  subscribersOf(channel: ExactChannel<T>): readonly T[] {
-    const subscribers = channel.value;
-    return (subscribers.snapshot ??= [...subscribers.members]);
+  subscribersOf(id: number): readonly T[] {
+    return (this.snapshots[id] ??= [...this.channels.valueOf(id)]);
   }
 
   add(name: string, item: T): void {
-    const entry =
-      this.channels.get(name) ?? this.channels.set(name, { members: new Set(), snapshot: null });
-    entry.value.members.add(item);
-    entry.value.snapshot = null;
+    let id = this.channels.idOf(name);
+    if (id < 0) id = this.channels.set(name, new Set());
+    const members = this.channels.valueOf(id);
+    members.add(item);
+    this.snapshots[id] = null;
+    this.soles[id] = members.size === 1 ? item : undefined;
   }
 
   /** Removes `item` from `name`; the channel goes when its last item does. */
   remove(name: string, item: T): void {
-    const entry = this.channels.get(name);
-    if (!entry || !entry.value.members.delete(item)) return;
-    entry.value.snapshot = null;
-    if (entry.value.members.size === 0) this.channels.delete(name);
+    const id = this.channels.idOf(name);
+    const members = id < 0 ? undefined : this.channels.valueOf(id);
+    if (members === undefined || !members.delete(item)) return;
+    // Also when the channel goes: its id may be reused, and neither may outlive it.
+    this.snapshots[id] = null;
+    this.soles[id] = members.size === 1 ? members.values().next().value : undefined;
+    if (members.size === 0) this.channels.delete(name);
   }
 }

@@ -212,15 +212,28 @@ export class LocalRouter {
     messageStart: number,
     messageEnd: number,
   ): void {
-    const exact = this.exact.lookup(buf, channelStart, channelEnd);
+    const exactId = this.exact.lookup(buf, channelStart, channelEnd);
     if (this.wildcards.size === 0) {
-      if (exact === undefined) return;
-      const subscribers = this.exact.subscribersOf(exact);
-      const message = new ReceivedMessage(exact.key, buf, messageStart, messageEnd);
+      if (exactId < 0) return;
+      const message = new ReceivedMessage(
+        this.exact.nameOf(exactId),
+        buf,
+        messageStart,
+        messageEnd,
+      );
+      const sole = this.exact.soleSubscriberOf(exactId);
+      if (sole !== undefined) {
+        sole.deliver(message);
+        return;
+      }
+      const subscribers = this.exact.subscribersOf(exactId);
       for (let i = 0; i < subscribers.length; i++) subscribers[i]!.deliver(message);
       return;
     }
-    const channel = exact?.key ?? this.channelNames.decode(buf, channelStart, channelEnd);
+    const channel =
+      exactId >= 0
+        ? this.exact.nameOf(exactId)
+        : this.channelNames.decode(buf, channelStart, channelEnd);
     const stamp = ++this.stamp;
     let message: ReceivedMessage | undefined;
     const visit = (subscriber: LocalSubscriber): void => {
@@ -229,8 +242,7 @@ export class LocalRouter {
       message ??= new ReceivedMessage(channel, buf, messageStart, messageEnd);
       subscriber.deliver(message);
     };
-    if (exact !== undefined)
-      for (const subscriber of this.exact.subscribersOf(exact)) visit(subscriber);
+    if (exactId >= 0) for (const subscriber of this.exact.subscribersOf(exactId)) visit(subscriber);
     this.wildcards.match(tokenize(channel), visit);
   }
 
