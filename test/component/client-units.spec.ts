@@ -66,7 +66,7 @@ describe('AckQueue', () => {
 });
 
 describe('record writer', () => {
-  it('writes the same bytes as the codec encodeRecord', () => {
+  it('writes the same bytes as the codec encodeRecord, from channel bytes or string', () => {
     const channel = fc.stringMatching(/^[a-z0-9]{1,40}(\.[a-z0-9]{1,10}){0,3}$/);
     const message = fc.oneof(
       fc.string({ maxLength: 100 }),
@@ -74,11 +74,12 @@ describe('record writer', () => {
       fc.uint8Array({ maxLength: 100 }),
     );
     fc.assert(
-      fc.property(channel, message, fc.nat(8), (ch, data, at) => {
+      fc.property(channel, message, fc.nat(8), fc.boolean(), (ch, data, at, asString) => {
+        // An ASCII channel may be passed as its string (the publish fast path) or as its bytes.
         const channelBytes = Buffer.from(ch, 'utf8');
         const messageBytes = messageByteLength(data);
         const target = Buffer.alloc(at + 4 + channelBytes.length + messageBytes + 2);
-        const end = writeRecordFrame(target, at, channelBytes, data, messageBytes);
+        const end = writeRecordFrame(target, at, asString ? ch : channelBytes, data, messageBytes);
         expect(end).toBe(target.length);
         expect(target.subarray(at)).toEqual(encodeRecord(ch, data));
       }),

@@ -33,7 +33,7 @@ import {
   type Reject,
 } from './ack-queue.js';
 import { ConnectionClosedError, ConnectTimeoutError } from './client-errors.js';
-import { messageByteLength, writeRecordFrame } from './record-writer.js';
+import { messageByteLength, writeRecordFrame, type WireChannel } from './record-writer.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** Largest first frame (INFO or ERR) accepted before the broker's limits are known. */
@@ -149,14 +149,18 @@ export class ClientConnection implements FrameSink {
   }
 
   /** Encodes a record straight into the current batch. `channel` is already validated. */
-  publish(channel: Buffer, data: string | Uint8Array): Promise<PublishResult> {
+  publish(channel: WireChannel, data: string | Uint8Array): Promise<PublishResult> {
     const problem = this.encodeRecord(channel, data);
     if (problem) return Promise.reject(problem);
     return new Promise(this.enqueuePublish);
   }
 
   /** The same, completing through a Node-style callback: no promise per publish. */
-  publishCallback(channel: Buffer, data: string | Uint8Array, callback: PublishCallback): void {
+  publishCallback(
+    channel: WireChannel,
+    data: string | Uint8Array,
+    callback: PublishCallback,
+  ): void {
     const problem = this.encodeRecord(channel, data);
     if (problem) process.nextTick(callback, problem);
     else this.acks.pushPublishCallback(callback);
@@ -164,7 +168,7 @@ export class ClientConnection implements FrameSink {
 
   /** The same, settling the given callbacks (publishes that were held while disconnected). */
   publishWith(
-    channel: Buffer,
+    channel: WireChannel,
     data: string | Uint8Array,
     resolve: PublishResolve,
     reject: Reject,
@@ -198,7 +202,7 @@ export class ClientConnection implements FrameSink {
     return this.socketClosed;
   }
 
-  private encodeRecord(channel: Buffer, data: string | Uint8Array): Error | null {
+  private encodeRecord(channel: WireChannel, data: string | Uint8Array): Error | null {
     if (this.closed) return new ConnectionClosedError(`connection to ${this.address} closed`);
     const messageBytes = messageByteLength(data);
     const bodyBytes = channel.length + messageBytes + 2;

@@ -1,8 +1,9 @@
 import type { PublishResolve, Reject } from './ack-queue.js';
 import { PendingQueueFullError, PublishTimeoutError } from './client-errors.js';
+import type { WireChannel } from './record-writer.js';
 
 interface HeldPublish {
-  channel: Buffer;
+  channel: WireChannel;
   data: string | Uint8Array;
   resolve: PublishResolve;
   reject: Reject;
@@ -32,7 +33,12 @@ export class HeldPublishes {
   }
 
   /** Holds a publish; rejects it at once with PendingQueueFullError when the queue is full. */
-  add(channel: Buffer, data: string | Uint8Array, resolve: PublishResolve, reject: Reject): void {
+  add(
+    channel: WireChannel,
+    data: string | Uint8Array,
+    resolve: PublishResolve,
+    reject: Reject,
+  ): void {
     if (this.size >= this.limit) {
       // On a later tick, like every other way a publish settles.
       process.nextTick(reject, new PendingQueueFullError(this.limit));

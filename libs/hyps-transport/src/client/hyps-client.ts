@@ -1,5 +1,9 @@
 import { distinctUntilChanged, ReplaySubject, type Observable } from 'rxjs';
-import { assertValidName, DEFAULT_MAX_CHANNEL_BYTES } from '../protocol/channel.js';
+import {
+  assertValidName,
+  DEFAULT_MAX_CHANNEL_BYTES,
+  printableAsciiChannelLength,
+} from '../protocol/channel.js';
 import { encodeSub, encodeUnsub, type InfoPayload } from '../protocol/encode.js';
 import {
   AuthFailedError,
@@ -23,6 +27,7 @@ import {
 } from './client-options.js';
 import { GenerationalCache } from './generational-cache.js';
 import { HeldPublishes } from './held-publishes.js';
+import type { WireChannel } from './record-writer.js';
 import { LocalRouter, LocalSubscriber, type MessageTarget, type SubEntry } from './local-router.js';
 import {
   MessageObservable,
@@ -37,8 +42,8 @@ import {
 } from './pull-subscription.js';
 
 /**
- * Validated channels kept as bytes, so a hot publish path skips validation and encoding: up to
- * twice this many, in two generations.
+ * Validated non-ASCII channels kept as bytes, so a hot publish path skips validation and
+ * encoding: up to twice this many, in two generations.
  */
 const CHANNEL_CACHE_LIMIT = 10_000;
 
@@ -80,6 +85,8 @@ export class HypsClient {
   private readonly router = new LocalRouter();
   private readonly held: HeldPublishes;
   private readonly channelCache = new GenerationalCache<string, Buffer>(CHANNEL_CACHE_LIMIT);
+  /** The last channel found to be printable ASCII (valid under the current maxChannelBytes). */
+  private lastAsciiChannel: string | undefined;
   private maxChannelBytes = DEFAULT_MAX_CHANNEL_BYTES;
   private brokerInfo: InfoPayload | undefined;
   private droppedTotal = 0;
@@ -197,13 +204,11 @@ export class HypsClient {
     if (callback !== undefined && typeof callback !== 'function') {
       throw new TypeError('the publish callback must be a function');
     }
-    let channelBytes = this.channelCache.get(channel);
-    if (channelBytes === undefined) {
-      try {
-        channelBytes = this.validChannel(channel);
-      } catch (error) {
-        return failPublish(error as Error, callback);
-      }
+    let channelBytes: WireChannel;
+    try {
+      channelBytes = this.wireChannel(channel);
+    } catch (error) {
+      return failPublish(error as Error, callback);
     }
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
       return failPublish(new TypeError('publish data must be a string or a Uint8Array'), callback);
@@ -335,7 +340,21 @@ export class HypsClient {
 
   // ---- publishing ----
 
-  private validChannel(channel: string): Buffer {
+  /**
+   * The channel as the wire needs it; throws InvalidChannelError. A printable ASCII channel is
+   * written from its string (the last one is remembered, so a run of publishes to one channel
+   * is checked once); any other is validated once and its UTF-8 bytes cached.
+   */
+  private wireChannel(channel: string): WireChannel {
+    if (channel === this.lastAsciiChannel) return channel;
+    if (typeof channel === 'string') {
+      if (printableAsciiChannelLength(channel, this.maxChannelBytes) >= 0) {
+        this.lastAsciiChannel = channel;
+        return channel;
+      }
+      const cached = this.channelCache.get(channel);
+      if (cached !== undefined) return cached;
+    }
     const bytes = assertValidName(channel, 'channel', this.maxChannelBytes);
     this.channelCache.set(channel, bytes);
     return bytes;
@@ -343,7 +362,7 @@ export class HypsClient {
 
   /** Holds a publish until a connection is ready, or fails it when none is coming. */
   private publishLater(
-    channel: Buffer,
+    channel: WireChannel,
     data: string | Uint8Array,
     resolve: (result: PublishResult) => void,
     reject: (error: Error) => void,
@@ -410,6 +429,7 @@ export class HypsClient {
     if (info.maxChannelBytes !== this.maxChannelBytes) {
       this.maxChannelBytes = info.maxChannelBytes;
       this.channelCache.clear();
+      this.lastAsciiChannel = undefined;
     }
     this.everConnected = true;
     this.failedAttempts = 0;

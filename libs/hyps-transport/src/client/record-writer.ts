@@ -8,6 +8,12 @@ const SHORT_STRING = 64;
 /** Channels up to this many bytes are copied with a loop rather than TypedArray.set. */
 const SHORT_BYTES = 32;
 
+/**
+ * A channel ready for the wire: its UTF-8 bytes, or a string already checked to be printable
+ * ASCII (printableAsciiChannelLength), whose chars are its bytes.
+ */
+export type WireChannel = Buffer | string;
+
 /** UTF-8 byte length of a message. */
 export function messageByteLength(data: string | Uint8Array): number {
   if (typeof data !== 'string') return data.length;
@@ -28,7 +34,7 @@ export function messageByteLength(data: string | Uint8Array): number {
 export function writeRecordFrame(
   target: Buffer,
   offset: number,
-  channel: Buffer,
+  channel: WireChannel,
   data: string | Uint8Array,
   messageBytes: number,
 ): number {
@@ -39,7 +45,9 @@ export function writeRecordFrame(
   target[offset + 3] = bodyBytes & 0xff;
   let at = offset + PREFIX_BYTES;
   const channelLength = channel.length;
-  if (channelLength <= SHORT_BYTES) {
+  if (typeof channel === 'string') {
+    for (let i = 0; i < channelLength; i++) target[at + i] = channel.charCodeAt(i);
+  } else if (channelLength <= SHORT_BYTES) {
     for (let i = 0; i < channelLength; i++) target[at + i] = channel[i]!;
   } else {
     target.set(channel, at);
