@@ -40,6 +40,11 @@ const SCENARIOS = [
 const SIZES = [16, 256, 4096];
 /** Subscriptions (channels) of the fan-out and memory scenarios; local subscribers of broadcast. */
 const MANY = 10_000;
+/**
+ * The second fan-out row visits the channels every SCATTER_STRIDE-th (a prime, so all of them):
+ * events for users come in no particular order, and memory locality then counts for more.
+ */
+const SCATTER_STRIDE = 7_919;
 const BROADCAST_CONNECTIONS = 4;
 const LATENCY_RATES = [10_000, 50_000];
 /** Messages in flight for broadcast-local: each one is MANY deliveries. */
@@ -147,6 +152,12 @@ function buildCases(options, notes) {
       'fanout',
       `${formatInt(MANY)} channels on 1 connection`,
       windowed({ size: 16, window: windowFor(16), channels }),
+    );
+    add(
+      'fanout',
+      'fanout-scattered',
+      `${formatInt(MANY)} channels, scattered order`,
+      windowed({ size: 16, window: windowFor(16), channels, channelStride: SCATTER_STRIDE }),
     );
   }
   if (want.has('broadcast')) {

@@ -44,7 +44,9 @@ function snapshot(serverPid, deliveries) {
  * at most `window` messages in flight: sent minus min(acknowledged, received by the slowest
  * subscriber connection); NATS has no acknowledgements, so there only receptions count. Each of
  * the `subscriberConnections` subscribes to every channel with a handler per channel, or, with
- * `localSubscribers` > 0, to channels[0] once with that many local handlers. Returns deliveries/s
+ * `localSubscribers` > 0, to channels[0] once with that many local handlers. The publishers take
+ * the channels in order, or every `channelStride`th (coprime with their count, below it), which
+ * visits them all in a scattered order, as events for users arrive. Returns deliveries/s
  * (handler calls) over the measured interval, CPU of the server and of this process, and loss.
  */
 export async function runWindowed({
@@ -57,6 +59,7 @@ export async function runWindowed({
   subscriberConnections = 1,
   localSubscribers = 0,
   publishers = 1,
+  channelStride = 1,
   warmupMs,
   durationMs,
 }) {
@@ -96,7 +99,8 @@ export async function runWindowed({
     while (sent - done + batch <= window) {
       for (let i = 0; i < batch; i++) {
         pubs[nextPub].publish(channels[nextChannel], body, onAck);
-        if (++nextChannel === channels.length) nextChannel = 0;
+        nextChannel += channelStride;
+        if (nextChannel >= channels.length) nextChannel -= channels.length;
         if (++burstCount === burst) {
           burstCount = 0;
           if (++nextPub === pubs.length) nextPub = 0;
