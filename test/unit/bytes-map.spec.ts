@@ -47,7 +47,7 @@ describe('ExactChannelIndex', () => {
     const soleOf = (name: string): string | undefined => {
       const chunk = Buffer.from(name);
       const id = index.lookup(chunk, 0, chunk.length);
-      return id >= 0 ? index.soleSubscriberOf(id) : undefined;
+      return id >= 0 ? index.soleTargetOf(id) : undefined;
     };
     index.add('user.1', 'a');
     expect(soleOf('user.1')).toBe('a');

@@ -11,7 +11,7 @@ import { BytesMap } from '../protocol/bytes-map.js';
  * a delivery touches no per-channel object but the subscribers themselves: with thousands of
  * channels, each object touched is a likely cache miss.
  */
-export class ExactChannelIndex<T> {
+export class ExactChannelIndex<T, D = T> {
   /** Channel name -> its subscribers, to change. */
   private readonly channels = new BytesMap<Set<T>>('utf8');
   /**
@@ -21,10 +21,17 @@ export class ExactChannelIndex<T> {
   private readonly snapshots: (readonly T[] | null)[] = [];
   /**
    * Per channel id, side by side so that a delivery reads one cache line for both: at 2 * id its
-   * name, at 2 * id + 1 its subscriber when it has exactly one (one channel per user is the
-   * common shape; such a delivery reads no snapshot array), else undefined.
+   * name, at 2 * id + 1 the delivery target of its subscriber when it has exactly one (one
+   * channel per user is the common shape; such a delivery reads no snapshot array), else
+   * undefined.
    */
-  private readonly hot: (string | T | undefined)[] = [];
+  private readonly hot: (string | D | undefined)[] = [];
+
+  /**
+   * `deliveryTargetOf` gives what a sole subscriber's deliveries go to (the subscriber itself by
+   * default): the router keeps its subscribers' targets there, one object fewer per delivery.
+   */
+  constructor(private readonly deliveryTargetOf: (item: T) => D = (item) => item as unknown as D) {}
 
   get size(): number {
     return this.channels.size;
@@ -40,9 +47,9 @@ export class ExactChannelIndex<T> {
     return this.hot[2 * id] as string;
   }
 
-  /** The channel's only subscriber, or undefined when it has several. */
-  soleSubscriberOf(id: number): T | undefined {
-    return this.hot[2 * id + 1] as T | undefined;
+  /** The delivery target of the channel's only subscriber, or undefined when it has several. */
+  soleTargetOf(id: number): D | undefined {
+    return this.hot[2 * id + 1] as D | undefined;
   }
 
   /** The channel's subscribers in subscription order, as an array that is never mutated. */
@@ -59,7 +66,7 @@ export class ExactChannelIndex<T> {
     const members = this.channels.valueOf(id);
     members.add(item);
     this.snapshots[id] = null;
-    this.hot[2 * id + 1] = members.size === 1 ? item : undefined;
+    this.hot[2 * id + 1] = members.size === 1 ? this.deliveryTargetOf(item) : undefined;
   }
 
   /** Removes `item` from `name`; the channel goes when its last item does. */
@@ -69,7 +76,8 @@ export class ExactChannelIndex<T> {
     if (members === undefined || !members.delete(item)) return;
     // Also when the channel goes: its id may be reused, and neither may outlive it.
     this.snapshots[id] = null;
-    this.hot[2 * id + 1] = members.size === 1 ? members.values().next().value : undefined;
+    const sole = members.size === 1 ? members.values().next().value : undefined;
+    this.hot[2 * id + 1] = sole === undefined ? undefined : this.deliveryTargetOf(sole);
     if (members.size === 0) this.channels.delete(name);
   }
 }

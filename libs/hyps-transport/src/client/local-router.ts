@@ -12,7 +12,11 @@ interface ParsedPattern {
   readonly wildcard: boolean;
 }
 
-/** What a local subscriber hands its messages to. */
+/**
+ * What a local subscriber hands its messages to. It must ignore messages once its consumer has
+ * ended (an RxJS Subscriber, a DirectSubscriber and a pull subscription all do): a channel's sole
+ * subscriber gets its deliveries straight into its target, without the LocalSubscriber's check.
+ */
 export interface MessageTarget {
   next(message: ReceivedMessage): void;
 }
@@ -33,7 +37,7 @@ export class LocalSubscriber {
     patterns: readonly string[],
     readonly group: string | undefined,
     /** Where its messages go: an RxJS subscriber, or a pull subscription's buffer. */
-    private readonly sink: MessageTarget,
+    readonly target: MessageTarget,
     private readonly onEnd: (error: Error | undefined) => void,
   ) {
     this.patterns = [...new Set(patterns)].map((pattern) => {
@@ -43,7 +47,7 @@ export class LocalSubscriber {
   }
 
   deliver(message: ReceivedMessage): void {
-    if (!this.ended) this.sink.next(message);
+    if (!this.ended) this.target.next(message);
   }
 
   /** Ends the consumer: with an error (a failed SUB, the client gave up) or completed (close). */
@@ -118,7 +122,9 @@ function entryKey(pattern: string, group: string | undefined): string {
  */
 export class LocalRouter {
   private readonly entries = new Map<string, SubEntry>();
-  private readonly exact = new ExactChannelIndex<LocalSubscriber>();
+  private readonly exact = new ExactChannelIndex<LocalSubscriber, MessageTarget>(
+    (subscriber) => subscriber.target,
+  );
   /** Channel names of deliveries that only wildcards match. */
   private readonly channelNames = new ChannelNameMemo();
   private readonly wildcards = new PatternTrie<LocalSubscriber>();
@@ -221,9 +227,9 @@ export class LocalRouter {
         messageStart,
         messageEnd,
       );
-      const sole = this.exact.soleSubscriberOf(exactId);
+      const sole = this.exact.soleTargetOf(exactId);
       if (sole !== undefined) {
-        sole.deliver(message);
+        sole.next(message);
         return;
       }
       const subscribers = this.exact.subscribersOf(exactId);
