@@ -73,42 +73,43 @@ export function printReport({
   out('Cells: median (min-max over reps). Ratios are of the medians.');
   for (const note of notes) out(`Note: ${note}`);
 
-  const throughput = casesOf('throughput');
-  if (throughput.length > 0) {
-    out('\n### Throughput, 1 publisher -> 1 subscriber (msgs/s received)\n');
+  /** A table of rates, one row per case of `scenario`, under `heading` and its note lines. */
+  const rateSection = (scenario, heading, lines, column) => {
+    const cases = casesOf(scenario);
+    if (cases.length === 0) return;
+    out(`\n### ${heading}\n`);
+    lines.forEach((line, i) => out(i === lines.length - 1 ? `${line}\n` : line));
     out(
       comparison(
         shown,
-        throughput.map((item) => rateRow(item)),
-        'payload',
+        cases.map((item) => rateRow(item)),
+        column,
       ),
     );
-  }
-  const fanout = casesOf('fanout');
-  if (fanout.length > 0) {
-    out('\n### Fan-out: 10,000 subscriptions on one connection\n');
-    out('One subscription per simulated user; the publisher goes round-robin over them, in');
-    out('subscription order or (scattered) every 7,919th channel, as events for users arrive.');
-    out('16 B, msgs/s received.\n');
-    out(
-      comparison(
-        shown,
-        fanout.map((item) => rateRow(item)),
-        'subscriptions',
-      ),
-    );
-  }
-  const broadcast = casesOf('broadcast');
-  if (broadcast.length > 0) {
-    out('\n### Broadcast: one channel (16 B, deliveries/s counted at the subscribers)\n');
-    out(
-      comparison(
-        shown,
-        broadcast.map((item) => rateRow(item)),
-        'subscribers',
-      ),
-    );
-  }
+  };
+
+  rateSection(
+    'throughput',
+    'Throughput, 1 publisher -> 1 subscriber (msgs/s received)',
+    [],
+    'payload',
+  );
+  rateSection(
+    'fanout',
+    'Fan-out: 10,000 subscriptions on one connection',
+    [
+      'One subscription per simulated user; the publisher goes round-robin over them, in',
+      'subscription order or (scattered) every 7,919th channel, as events for users arrive.',
+      '16 B, msgs/s received.',
+    ],
+    'subscriptions',
+  );
+  rateSection(
+    'broadcast',
+    'Broadcast: one channel (16 B, deliveries/s counted at the subscribers)',
+    [],
+    'subscribers',
+  );
   const latency = casesOf('latency');
   if (latency.length > 0) {
     out('\n### Latency: publish -> receive in ms\n');
@@ -131,19 +132,15 @@ export function printReport({
     }
     out(comparison(shown, rows, 'offered rate'));
   }
-  const publishers = casesOf('publishers');
-  if (publishers.length > 0) {
-    out('\n### Cost curve: concurrent publisher connections\n');
-    out('One channel, one subscriber connection, 16 B, msgs/s received; the messages in flight');
-    out('are shared by all publishers.\n');
-    out(
-      comparison(
-        shown,
-        publishers.map((item) => rateRow(item)),
-        'publishers',
-      ),
-    );
-  }
+  rateSection(
+    'publishers',
+    'Cost curve: concurrent publisher connections',
+    [
+      'One channel, one subscriber connection, 16 B, msgs/s received; the messages in flight',
+      'are shared by all publishers.',
+    ],
+    'publishers',
+  );
   if (results.has('rss/hyps') || results.has('rss/redis') || results.has('rss/nats')) {
     out('\n### Server memory: 10,000 subscriptions on one connection\n');
     out('VmRSS of the server, a fresh server process per measurement; ratios below 1 mean Hyps');
