@@ -1,6 +1,9 @@
 // Runs the BUILT broker (`npm run build` first) as a child process, for end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { exitOf, spawnListening, type ExitStatus } from './spawn-listening.js';
+
+export type { ExitStatus } from './spawn-listening.js';
 
 /** The repository root (this file is test/e2e/helpers/spawn-broker.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -9,11 +12,6 @@ export const BROKER_BIN = fileURLToPath(
 );
 
 const LISTENING = /listening on (\S+):(\d+)/;
-
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
 
 export interface SpawnedBroker {
   host: string;
@@ -61,93 +59,28 @@ export function spawnBroker(
 }
 
 /** Like spawnBroker, for any command that starts a broker (e.g. `npx hyps-broker`). */
-export function startProcess(
+export async function startProcess(
   command: string,
   args: string[],
   options: SpawnOptions = {},
 ): Promise<SpawnedBroker> {
-  const group = options.processGroup ?? false;
-  const child = spawn(command, args, {
+  const started = await spawnListening({
+    name: 'broker',
+    command,
+    args,
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: group,
+    listening: LISTENING,
+    startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    processGroup: options.processGroup,
   });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  // Keep a late 'error' (e.g. a failed kill) from crashing the test process.
-  child.on('error', (e) => (err += `\n[spawn error] ${e.message}`));
-  const exited = exitOf(child);
-
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      if (group && child.pid !== undefined) process.kill(-child.pid, name);
-      else if (isRunning(child)) child.kill(name);
-    } catch {
-      // Already gone.
-    }
+  const { match, stop } = started;
+  return {
+    ...started,
+    host: match[1]!,
+    port: Number(match[2]),
+    stop: (timeoutMs = DEFAULT_STOP_TIMEOUT_MS) => stop(timeoutMs),
   };
-  const stop = async (timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<ExitStatus> => {
-    signal('SIGTERM');
-    const timer = setTimeout(() => signal('SIGKILL'), timeoutMs);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  const kill = (): Promise<ExitStatus> => {
-    signal('SIGKILL');
-    return exited;
-  };
-
-  return new Promise<SpawnedBroker>((resolve, reject) => {
-    const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-    const fail = (why: string) => {
-      cleanup();
-      const report = () =>
-        reject(new Error(`broker did not start: ${why}\nstdout:\n${out}\nstderr:\n${err}`));
-      // A child that never spawned may never emit 'close'; don't wait for it forever.
-      const bound = setTimeout(report, 2_000);
-      void kill().then(() => {
-        clearTimeout(bound);
-        report();
-      });
-    };
-    const timer = setTimeout(
-      () => fail(`no listening line within ${startTimeoutMs} ms`),
-      startTimeoutMs,
-    );
-    const onData = () => {
-      const match = LISTENING.exec(out);
-      if (!match) return;
-      cleanup();
-      resolve({
-        host: match[1],
-        port: Number(match[2]),
-        process: child,
-        stdout: () => out,
-        stderr: () => err,
-        exited,
-        stop,
-        kill,
-      });
-    };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-      fail(`exited with code ${code} signal ${signal}`);
-    const onError = (error: Error) => fail(`cannot run ${command}: ${error.message}`);
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.off('exit', onExit);
-      child.off('error', onError);
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', onExit);
-    child.once('error', onError);
-  });
 }
 
 export interface RunResult extends ExitStatus {
@@ -182,16 +115,5 @@ export function runBroker(
       clearTimeout(timer);
       resolve({ ...status, stdout, stderr });
     });
-  });
-}
-
-function isRunning(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-// Call right after spawn. 'close' rather than 'exit', so all output has been read by then.
-function exitOf(child: ChildProcess): Promise<ExitStatus> {
-  return new Promise((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal }));
   });
 }

@@ -1,12 +1,11 @@
 // Runs the BUILT sample API (`npm run build` first) as a child process, and small clients for
 // its SSE and WebSocket endpoints, for end-to-end tests.
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { REPO_ROOT } from './spawn-broker.js';
-import type { ExitStatus } from './spawn-broker.js';
+import { spawnListening, type ExitStatus } from './spawn-listening.js';
 
 export const SAMPLE_API_MAIN = fileURLToPath(
   new URL('../../../apps/sample-api/dist/main.js', import.meta.url),
@@ -32,71 +31,30 @@ export interface SpawnedSampleApi {
  * Starts `node apps/sample-api/dist/main.js` on 127.0.0.1 (PORT 0 unless `env` says otherwise)
  * and resolves once it prints its listening line; rejects (and kills it) otherwise.
  */
-export function spawnSampleApi(
+export async function spawnSampleApi(
   hypsUrl: string,
   env: NodeJS.ProcessEnv = {},
   startTimeoutMs = DEFAULT_START_TIMEOUT_MS,
 ): Promise<SpawnedSampleApi> {
-  const child = spawn(process.execPath, [SAMPLE_API_MAIN], {
+  const started = await spawnListening({
+    name: 'sample-api',
+    command: process.execPath,
+    args: [SAMPLE_API_MAIN],
     cwd: REPO_ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', HYPS_URL: hypsUrl, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    listening: LISTENING,
+    startTimeoutMs,
   });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<ExitStatus>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const stop = async (timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<ExitStatus> => {
-    if (running()) child.kill('SIGTERM');
-    const timer = setTimeout(() => running() && child.kill('SIGKILL'), timeoutMs);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
+  const url = started.match[1]!;
+  return {
+    url,
+    port: Number(new URL(url).port),
+    process: started.process,
+    stdout: started.stdout,
+    stderr: started.stderr,
+    exited: started.exited,
+    stop: (timeoutMs = DEFAULT_STOP_TIMEOUT_MS) => started.stop(timeoutMs),
   };
-
-  return new Promise<SpawnedSampleApi>((resolve, reject) => {
-    const fail = (why: string) => {
-      cleanup();
-      if (running()) child.kill('SIGKILL');
-      void exited.then(() =>
-        reject(new Error(`sample-api did not start: ${why}\nstdout:\n${out}\nstderr:\n${err}`)),
-      );
-    };
-    const timer = setTimeout(
-      () => fail(`no listening line within ${startTimeoutMs} ms`),
-      startTimeoutMs,
-    );
-    const onData = () => {
-      const match = LISTENING.exec(out);
-      if (!match) return;
-      cleanup();
-      const url = match[1];
-      resolve({
-        url,
-        port: Number(new URL(url).port),
-        process: child,
-        stdout: () => out,
-        stderr: () => err,
-        exited,
-        stop,
-      });
-    };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-      fail(`exited with code ${code} signal ${signal}`);
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.off('exit', onExit);
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', onExit);
-  });
 }
 
 /** Resolves with `value()` once it is not undefined; rejects after `timeoutMs`. */
