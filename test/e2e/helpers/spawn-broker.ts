@@ -1,7 +1,7 @@
 // Runs the BUILT broker (`npm run build` first) as a child process, for end-to-end tests.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { exitOf, spawnListening, type ExitStatus } from './spawn-listening.js';
+import { exitOf, spawnListening, type ExitStatus, type SpawnedServer } from './spawn-listening.js';
 
 export type { ExitStatus } from './spawn-listening.js';
 
@@ -13,19 +13,8 @@ export const BROKER_BIN = fileURLToPath(
 
 const LISTENING = /listening on (\S+):(\d+)/;
 
-export interface SpawnedBroker {
+export interface SpawnedBroker extends SpawnedServer {
   host: string;
-  port: number;
-  process: ChildProcess;
-  /** Everything the broker printed so far. */
-  stdout(): string;
-  stderr(): string;
-  /** Resolves when the process has exited. */
-  readonly exited: Promise<ExitStatus>;
-  /** SIGTERM (a graceful drain), then SIGKILL if it has not exited within `timeoutMs`. */
-  stop(timeoutMs?: number): Promise<ExitStatus>;
-  /** SIGKILL now; resolves on exit. */
-  kill(): Promise<ExitStatus>;
 }
 
 export interface SpawnOptions {

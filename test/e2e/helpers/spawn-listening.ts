@@ -40,6 +40,21 @@ export interface ListeningProcess {
   kill(): Promise<ExitStatus>;
 }
 
+/** A started server as the e2e tests use it; `stop()` without a bound uses the helper's default. */
+export interface SpawnedServer {
+  port: number;
+  process: ChildProcess;
+  /** Everything the server printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<ExitStatus>;
+  /** SIGTERM (a graceful drain), then SIGKILL if it has not exited within `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<ExitStatus>;
+  /** SIGKILL now; resolves on exit. */
+  kill(): Promise<ExitStatus>;
+}
+
 /** Delay after which a child that never spawned (and may never emit 'close') is given up on. */
 const GIVE_UP_ON_EXIT_MS = 2_000;
 

@@ -1,11 +1,10 @@
 // Runs the BUILT sample API (`npm run build` first) as a child process, and small clients for
 // its SSE and WebSocket endpoints, for end-to-end tests.
-import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { REPO_ROOT } from './spawn-broker.js';
-import { spawnListening, type ExitStatus } from './spawn-listening.js';
+import { spawnListening, type SpawnedServer } from './spawn-listening.js';
 
 export const SAMPLE_API_MAIN = fileURLToPath(
   new URL('../../../apps/sample-api/dist/main.js', import.meta.url),
@@ -15,16 +14,9 @@ const LISTENING = /sample-api listening on (http:\/\/\S+)/;
 const DEFAULT_START_TIMEOUT_MS = 15_000;
 const DEFAULT_STOP_TIMEOUT_MS = 8_000;
 
-export interface SpawnedSampleApi {
+export interface SpawnedSampleApi extends SpawnedServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
-  port: number;
-  process: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  readonly exited: Promise<ExitStatus>;
-  /** SIGTERM, then SIGKILL if it has not exited within `timeoutMs`. */
-  stop(timeoutMs?: number): Promise<ExitStatus>;
 }
 
 /**
@@ -54,6 +46,7 @@ export async function spawnSampleApi(
     stderr: started.stderr,
     exited: started.exited,
     stop: (timeoutMs = DEFAULT_STOP_TIMEOUT_MS) => started.stop(timeoutMs),
+    kill: started.kill,
   };
 }
 
