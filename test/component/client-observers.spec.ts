@@ -90,6 +90,65 @@ describe('observers of a HypsSubscription', () => {
     expect(subscriber.status).toBe('connected');
   });
 
+  it('stops at once when a handler unsubscribes, also for messages that arrived with that one', async () => {
+    const { subscriber, publisher } = await connectedPair();
+    const got: string[] = [];
+    const source = subscriber.subscribe('obs.f');
+    const subscription: Subscription = source.subscribe((message) => {
+      got.push(message.text());
+      subscription.unsubscribe();
+    });
+    await source.ready;
+    // Published in one tick, so they travel in one write and are delivered from one chunk.
+    await Promise.all(['1', '2', '3'].map((text) => publisher.publish('obs.f', text)));
+    await sleep(50);
+    expect(got).toEqual(['1']);
+  });
+
+  it('reads next from the observer object on every message, as RxJS does', async () => {
+    const { subscriber, publisher } = await connectedPair();
+    const got: string[] = [];
+    const observer: { next?: (message: HypsMessage) => void; error: () => void } = {
+      next: (message) => got.push(`first ${message.text()}`),
+      error: () => undefined,
+    };
+    const source = subscriber.subscribe('obs.g');
+    source.subscribe(observer);
+    const errorOnly = subscriber.subscribe('obs.h');
+    errorOnly.subscribe({ error: () => got.push('error') });
+    await Promise.all([source.ready, errorOnly.ready]);
+    await publisher.publish('obs.g', 'a');
+    await waitFor(() => got.length === 1);
+    observer.next = (message) => got.push(`second ${message.text()}`);
+    await publisher.publish('obs.g', 'b');
+    await publisher.publish('obs.h', 'ignored');
+    await waitFor(() => got.length === 2);
+    await sleep(20);
+    expect(got).toEqual(['first a', 'second b']);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('moves a channel between one observer and several without losing or doubling messages', async () => {
+    const { subscriber, publisher } = await connectedPair();
+    const first: string[] = [];
+    const second: string[] = [];
+    const source = subscriber.subscribe('obs.i');
+    const one = source.subscribe((message) => first.push(message.text()));
+    await source.ready;
+    await publisher.publish('obs.i', 'alone');
+    const two = source.subscribe((message) => second.push(message.text()));
+    await publisher.publish('obs.i', 'both');
+    await waitFor(() => first.length === 2 && second.length === 1);
+    one.unsubscribe();
+    await publisher.publish('obs.i', 'second only');
+    await waitFor(() => second.length === 2);
+    two.unsubscribe();
+    await publisher.publish('obs.i', 'nobody');
+    await sleep(20);
+    expect(first).toEqual(['alone', 'both']);
+    expect(second).toEqual(['both', 'second only']);
+  });
+
   it('hands a refused subscription to error(), or reports it when there is no error handler', async () => {
     const { subscriber } = await connectedPair();
     const errors: unknown[] = [];

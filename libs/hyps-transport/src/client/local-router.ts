@@ -4,6 +4,7 @@ import { PatternTrie } from '../protocol/pattern-trie.js';
 import { ChannelNameMemo } from './channel-name-memo.js';
 import { ExactChannelIndex } from './exact-channel-index.js';
 import { ReceivedMessage } from './message.js';
+import { reportUnhandled } from './unhandled-error.js';
 
 /** One pattern of a local subscriber, parsed once. */
 interface ParsedPattern {
@@ -19,6 +20,25 @@ interface ParsedPattern {
  */
 export interface MessageTarget {
   next(message: ReceivedMessage): void;
+  /**
+   * The application's handler behind this target, which a channel's sole subscriber's
+   * deliveries go straight to (DirectSubscriber.callee): it does not check for an end, so its
+   * target must leave the router synchronously when it ends.
+   */
+  readonly callee?: SoleTarget;
+}
+
+/** Where a channel's sole subscriber's deliveries go: its target, or the callee behind it. */
+export type SoleTarget = MessageTarget | ((message: ReceivedMessage) => void);
+
+/** Delivers to a sole target; a throwing application handler is reported, as RxJS would. */
+function deliverToSole(sole: SoleTarget, message: ReceivedMessage): void {
+  try {
+    if (typeof sole === 'function') sole(message);
+    else sole.next(message);
+  } catch (error) {
+    reportUnhandled(error);
+  }
 }
 
 /**
@@ -122,8 +142,8 @@ function entryKey(pattern: string, group: string | undefined): string {
  */
 export class LocalRouter {
   private readonly entries = new Map<string, SubEntry>();
-  private readonly exact = new ExactChannelIndex<LocalSubscriber, MessageTarget>(
-    (subscriber) => subscriber.target,
+  private readonly exact = new ExactChannelIndex<LocalSubscriber, SoleTarget>(
+    (subscriber) => subscriber.target.callee ?? subscriber.target,
   );
   /** Channel names of deliveries that only wildcards match. */
   private readonly channelNames = new ChannelNameMemo();
@@ -229,7 +249,7 @@ export class LocalRouter {
       );
       const sole = this.exact.soleTargetOf(exactId);
       if (sole !== undefined) {
-        sole.next(message);
+        deliverToSole(sole, message);
         return;
       }
       const subscribers = this.exact.subscribersOf(exactId);
