@@ -5,7 +5,7 @@
 // change to one side can be judged without the other's noise. Hyps only (see bench/README.md).
 //
 //   npm run build && node bench/client-cpu.mjs [--channels 1,10000] [--strides 1,7919]
-//     [--samples 5] [--no-pin]
+//     [--samples 5] [--shared-observer] [--no-pin]
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { HypsClient } from '@hyps/transport';
@@ -22,7 +22,9 @@ const USAGE = `usage: node bench/client-cpu.mjs [options]      (after npm run bu
   --channels LIST   channel counts (default 1,10000)
   --strides LIST    publish orders: 1 = subscription order, a prime = scattered (default 1,7919)
   --samples N       one-second samples per case; the median is shown (default 5)
-  --no-pin          do not pin the broker and the publisher child to CPU 0 and this process to CPU 1`;
+  --shared-observer also measure deliveries to one observer shared by every subscription, which
+                    tells the cost of the application's own per-channel objects apart from the
+                    client's  --no-pin          do not pin the broker and the publisher child to CPU 0 and this process to CPU 1`;
 
 /** Publishes in flight per publisher. */
 const WINDOW = 8_192;
@@ -97,17 +99,22 @@ async function measurePublish(port, channels, stride, samples) {
   }
 }
 
-async function measureDelivery(port, channels, stride, samples, pin) {
+async function measureDelivery(port, channels, stride, samples, pin, sharedObserver) {
   const client = await connect(port, 'cpu-subscriber');
   let publisher;
   try {
     let received = 0;
     const readies = [];
+    const shared = { next: (message) => received++ + message.data.length };
     for (const channel of channels) {
-      // An observer and a closure per channel, as an app keeps one per user.
-      const onMessage = () => received++;
       const subscription = client.subscribe(channel);
-      subscription.subscribe({ next: (message) => onMessage(message.data) });
+      if (sharedObserver) {
+        subscription.subscribe(shared);
+      } else {
+        // An observer and a closure per channel, as an app keeps one per user.
+        const onMessage = () => received++;
+        subscription.subscribe({ next: (message) => onMessage(message.data) });
+      }
       readies.push(subscription.ready);
     }
     await Promise.all(readies);
@@ -140,6 +147,7 @@ async function main() {
       channels: { type: 'string', default: '1,10000' },
       strides: { type: 'string', default: '1,7919' },
       samples: { type: 'string', default: '5' },
+      'shared-observer': { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -148,6 +156,7 @@ async function main() {
   const counts = values.channels.split(',').map((text) => positive('channels', text));
   const strides = values.strides.split(',').map((text) => positive('strides', text));
   const samples = positive('samples');
+  const sharedObserver = values['shared-observer'];
   const pin = !values['no-pin'] && pinSelf(1);
   const machine = machineSummary();
   console.log(
@@ -163,15 +172,14 @@ async function main() {
         if (stride > 1 && stride >= count) continue; // one order only for few channels
         const channels = channelNames(count);
         const publish = await measurePublish(broker.port, channels, stride, samples);
-        const delivery = await measureDelivery(broker.port, channels, stride, samples, pin);
+        const delivery = await measureDelivery(broker.port, channels, stride, samples, pin, false);
         const order = stride === 1 ? 'in order' : `every ${formatInt(stride)}th`;
-        rows.push([
-          formatInt(count),
-          order,
-          publish.toFixed(0),
-          delivery.cpu.toFixed(0),
-          formatInt(delivery.dropped),
-        ]);
+        const row = [formatInt(count), order, publish.toFixed(0), delivery.cpu.toFixed(0)];
+        if (sharedObserver) {
+          const toShared = await measureDelivery(broker.port, channels, stride, samples, pin, true);
+          row.push(toShared.cpu.toFixed(0));
+        }
+        rows.push([...row, formatInt(delivery.dropped)]);
       }
     }
   } finally {
@@ -180,9 +188,16 @@ async function main() {
   console.log(
     '\n' +
       markdownTable(
-        ['channels', 'publish order', 'CPU ns per publish', 'CPU ns per delivery', 'dropped'],
+        [
+          'channels',
+          'publish order',
+          'CPU ns per publish',
+          'CPU ns per delivery',
+          ...(sharedObserver ? ['the same, one shared observer'] : []),
+          'dropped',
+        ],
         rows,
-        ['l', 'l', 'r', 'r', 'r'],
+        ['l', 'l', ...rows[0].slice(2).map(() => 'r')],
       ),
   );
 }
