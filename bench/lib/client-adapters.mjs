@@ -35,10 +35,12 @@ function errorSink(errors) {
 function ackCallbacks(onError) {
   let lastAck;
   let callback;
+  // Not inline below: a closure there would allocate a context on every call.
+  const callbackFor = (onAck) => (error) => (error ? onError(error) : onAck());
   return (onAck) => {
     if (onAck !== lastAck) {
       lastAck = onAck;
-      callback = (error) => (error ? onError(error) : onAck());
+      callback = callbackFor(onAck);
     }
     return callback;
   };

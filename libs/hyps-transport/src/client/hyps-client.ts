@@ -213,22 +213,15 @@ export class HypsClient {
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
       return failPublish(new TypeError('publish data must be a string or a Uint8Array'), callback);
     }
+    // The held paths are methods of their own: a closure here would make every publish
+    // allocate a context for the variables it captures, taken branch or not.
     const connection = this.connection;
     if (callback === undefined) {
       if (connection !== null) return connection.publish(channelBytes, data);
-      return new Promise((resolve, reject) =>
-        this.publishLater(channelBytes, data, resolve, reject),
-      );
+      return this.publishLaterPromise(channelBytes, data);
     }
     if (connection !== null) connection.publishCallback(channelBytes, data, callback);
-    else {
-      this.publishLater(
-        channelBytes,
-        data,
-        (result) => invokePublishCallback(callback, result),
-        (error) => invokePublishCallback(callback, error),
-      );
-    }
+    else this.publishLaterCallback(channelBytes, data, callback);
   }
 
   /** A cold Observable of the messages matching `patterns` (see HypsSubscription). */
@@ -358,6 +351,26 @@ export class HypsClient {
     const bytes = assertValidName(channel, 'channel', this.maxChannelBytes);
     this.channelCache.set(channel, bytes);
     return bytes;
+  }
+
+  private publishLaterPromise(
+    channel: WireChannel,
+    data: string | Uint8Array,
+  ): Promise<PublishResult> {
+    return new Promise((resolve, reject) => this.publishLater(channel, data, resolve, reject));
+  }
+
+  private publishLaterCallback(
+    channel: WireChannel,
+    data: string | Uint8Array,
+    callback: PublishCallback,
+  ): void {
+    this.publishLater(
+      channel,
+      data,
+      (result) => invokePublishCallback(callback, result),
+      (error) => invokePublishCallback(callback, error),
+    );
   }
 
   /** Holds a publish until a connection is ready, or fails it when none is coming. */

@@ -256,6 +256,21 @@ export class LocalRouter {
       for (let i = 0; i < subscribers.length; i++) subscribers[i]!.deliver(message);
       return;
     }
+    this.routeWithWildcards(exactId, buf, channelStart, channelEnd, messageStart, messageEnd);
+  }
+
+  /**
+   * routeRecord when wildcard subscriptions exist. A method of its own because its closure would
+   * make every routeRecord call allocate a context, taken branch or not.
+   */
+  private routeWithWildcards(
+    exactId: number,
+    buf: Buffer,
+    channelStart: number,
+    channelEnd: number,
+    messageStart: number,
+    messageEnd: number,
+  ): void {
     const channel =
       exactId >= 0
         ? this.exact.nameOf(exactId)
