@@ -62,6 +62,9 @@ const USAGE = `usage: node bench/scenarios.mjs [options]      (after npm run bui
   --reps N            repetitions per scenario and system (default 3)
   --window N          messages in flight per load, capped by --window-kib (default 10000)
   --window-kib N      payload bytes in flight, in KiB (default 2048)
+  --window-counts W   what frees the window: acks (acknowledged and received, where the client
+                      has acknowledgements; the default) or receptions (received only, as for
+                      NATS: a diagnostic of what waiting for acks costs a same-process load)
   --sizes LIST        payload sizes of the throughput scenario (default 16,256,4096)
   --publishers LIST   publisher connections of the cost curve (default 1,10,100,1000)
   --no-pin            do not pin servers to CPU 0 and this process to CPU 1
@@ -74,6 +77,7 @@ function parseOptions() {
       only: { type: 'string', default: 'hyps,redis,nats' },
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
       window: { type: 'string', default: '10000' },
+      'window-counts': { type: 'string', default: 'acks' },
       sizes: { type: 'string', default: SIZES.join(',') },
       publishers: { type: 'string', default: '1,10,100,1000' },
     },
@@ -97,6 +101,7 @@ function parseOptions() {
     reps: positive('reps'),
     window: positive('window'),
     windowBytes: positive('window-kib') * 1024,
+    countAcks: windowCounts(values['window-counts']),
     sizes: values.sizes.split(',').map((text) => {
       const size = Number(text);
       if (!Number.isInteger(size) || size < 1 || size > 512 * 1024)
@@ -107,6 +112,12 @@ function parseOptions() {
     pin: !values['no-pin'],
     cpuProfDir: values['broker-cpu-prof'] ? resolve(values['broker-cpu-prof']) : null,
   };
+}
+
+function windowCounts(text) {
+  if (text !== 'acks' && text !== 'receptions')
+    throw new Error(`--window-counts must be acks or receptions, not '${text}'`);
+  return text === 'acks';
 }
 
 /** Starts one server of `kind`; null (with a hint printed once) when its binary is missing. */
@@ -131,7 +142,15 @@ function buildCases(options, notes) {
   const windowFor = (size) =>
     Math.max(1, Math.min(options.window, Math.floor(options.windowBytes / Math.max(1, size))));
   const windowed = (settings) => (adapter, server) =>
-    runWindowed({ adapter, port: server.port, serverPid: server.pid, ...timing, ...settings });
+    runWindowed({
+      adapter,
+      port: server.port,
+      serverPid: server.pid,
+      countAcks: options.countAcks,
+      ...timing,
+      ...settings,
+    });
+  if (!options.countAcks) notes.push('the window counts receptions only, for every system.');
   const cases = [];
   const add = (scenario, key, label, run) => cases.push({ scenario, key, label, run });
   const want = options.scenarios;

@@ -42,7 +42,8 @@ function snapshot(serverPid, deliveries) {
 /**
  * Publishers send round-robin over `channels`, and in bursts over their connections, keeping
  * at most `window` messages in flight: sent minus min(acknowledged, received by the slowest
- * subscriber connection); NATS has no acknowledgements, so there only receptions count. Each of
+ * subscriber connection); NATS has no acknowledgements, so there only receptions count, and
+ * with `countAcks` false (a diagnostic) no system's acknowledgements count. Each of
  * the `subscriberConnections` subscribes to every channel with a handler per channel, or, with
  * `localSubscribers` > 0, to channels[0] once with that many local handlers. The publishers take
  * the channels in order, or every `channelStride`th (coprime with their count, below it), which
@@ -60,6 +61,7 @@ export async function runWindowed({
   localSubscribers = 0,
   publishers = 1,
   channelStride = 1,
+  countAcks = true,
   warmupMs,
   durationMs,
 }) {
@@ -87,7 +89,7 @@ export async function runWindowed({
   const settled = () => {
     let low = received[0];
     for (let i = 1; i < received.length; i++) if (received[i] < low) low = received[i];
-    return adapter.acks && acked < low ? acked : low;
+    return countAcks && adapter.acks && acked < low ? acked : low;
   };
   const onAck = () => {
     acked++;
