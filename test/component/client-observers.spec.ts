@@ -149,6 +149,39 @@ describe('observers of a HypsSubscription', () => {
     expect(second).toEqual(['both', 'second only']);
   });
 
+  it('keeps the RxJS contract when a handler unsubscribes or adds another observer of its channel', async () => {
+    const { subscriber, publisher } = await connectedPair();
+    const got: string[] = [];
+    const source = subscriber.subscribe('obs.j');
+    let second: Subscription | undefined;
+    let added = false;
+    source.subscribe((message) => {
+      got.push(`first ${message.text()}`);
+      if (message.text() === 'stop') second?.unsubscribe();
+      if (message.text() === 'add' && !added) {
+        added = true;
+        source.subscribe((late) => got.push(`third ${late.text()}`));
+      }
+    });
+    second = source.subscribe((message) => got.push(`second ${message.text()}`));
+    await source.ready;
+    // One write, so the later messages are delivered from the same chunk as 'stop'.
+    await Promise.all(
+      ['a', 'stop', 'b', 'add', 'c'].map((text) => publisher.publish('obs.j', text)),
+    );
+    await waitFor(() => got.includes('third c'));
+    await sleep(20);
+    expect(got).toEqual([
+      'first a',
+      'second a',
+      'first stop',
+      'first b',
+      'first add',
+      'first c',
+      'third c',
+    ]);
+  });
+
   it('hands a refused subscription to error(), or reports it when there is no error handler', async () => {
     const { subscriber } = await connectedPair();
     const errors: unknown[] = [];

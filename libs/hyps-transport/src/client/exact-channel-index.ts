@@ -19,6 +19,10 @@ export class ExactChannelIndex<T, D = T> {
    * after a change (null until then); a loop over the old one is unaffected.
    */
   private readonly snapshots: (readonly T[] | null)[] = [];
+  /** Per channel id: the delivery targets of that snapshot's subscribers, in the same order. */
+  private readonly targetSnapshots: (readonly D[] | null)[] = [];
+  /** Counts every add and remove, so a loop over a snapshot can tell that the set changed. */
+  private changes = 0;
   /**
    * Per channel id, side by side so that a delivery reads one cache line for both: at 2 * id its
    * name, at 2 * id + 1 the delivery target of its subscriber when it has exactly one (one
@@ -52,9 +56,19 @@ export class ExactChannelIndex<T, D = T> {
     return this.hot[2 * id + 1] as D | undefined;
   }
 
+  /** Changes so far (adds and removes, of any channel). */
+  get version(): number {
+    return this.changes;
+  }
+
   /** The channel's subscribers in subscription order, as an array that is never mutated. */
   subscribersOf(id: number): readonly T[] {
     return (this.snapshots[id] ??= [...this.channels.valueOf(id)]);
+  }
+
+  /** The delivery targets of subscribersOf(id), index for index; never mutated either. */
+  targetsOf(id: number): readonly D[] {
+    return (this.targetSnapshots[id] ??= this.subscribersOf(id).map(this.deliveryTargetOf));
   }
 
   add(name: string, item: T): void {
@@ -65,7 +79,9 @@ export class ExactChannelIndex<T, D = T> {
     }
     const members = this.channels.valueOf(id);
     members.add(item);
+    this.changes++;
     this.snapshots[id] = null;
+    this.targetSnapshots[id] = null;
     this.hot[2 * id + 1] = members.size === 1 ? this.deliveryTargetOf(item) : undefined;
   }
 
@@ -75,7 +91,9 @@ export class ExactChannelIndex<T, D = T> {
     const members = id < 0 ? undefined : this.channels.valueOf(id);
     if (members === undefined || !members.delete(item)) return;
     // Also when the channel goes: its id may be reused, and neither may outlive it.
+    this.changes++;
     this.snapshots[id] = null;
+    this.targetSnapshots[id] = null;
     const sole = members.size === 1 ? members.values().next().value : undefined;
     this.hot[2 * id + 1] = sole === undefined ? undefined : this.deliveryTargetOf(sole);
     if (members.size === 0) this.channels.delete(name);

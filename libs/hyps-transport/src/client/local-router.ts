@@ -25,14 +25,14 @@ export interface MessageTarget {
    * deliveries go straight to (DirectSubscriber.callee): it does not check for an end, so its
    * target must leave the router synchronously when it ends.
    */
-  readonly callee?: SoleTarget;
+  readonly callee?: DeliveryTarget;
 }
 
-/** Where a channel's sole subscriber's deliveries go: its target, or the callee behind it. */
-export type SoleTarget = MessageTarget | ((message: ReceivedMessage) => void);
+/** Where the router hands a delivery without the LocalSubscriber: a target, or its callee. */
+export type DeliveryTarget = MessageTarget | ((message: ReceivedMessage) => void);
 
-/** Delivers to a sole target; a throwing application handler is reported, as RxJS would. */
-function deliverToSole(sole: SoleTarget, message: ReceivedMessage): void {
+/** Delivers to a target or callee; a throwing application handler is reported, as RxJS would. */
+function deliverTo(sole: DeliveryTarget, message: ReceivedMessage): void {
   try {
     if (typeof sole === 'function') sole(message);
     else sole.next(message);
@@ -142,7 +142,7 @@ function entryKey(pattern: string, group: string | undefined): string {
  */
 export class LocalRouter {
   private readonly entries = new Map<string, SubEntry>();
-  private readonly exact = new ExactChannelIndex<LocalSubscriber, SoleTarget>(
+  private readonly exact = new ExactChannelIndex<LocalSubscriber, DeliveryTarget>(
     (subscriber) => subscriber.target.callee ?? subscriber.target,
   );
   /** Channel names of deliveries that only wildcards match. */
@@ -249,14 +249,31 @@ export class LocalRouter {
       );
       const sole = this.exact.soleTargetOf(exactId);
       if (sole !== undefined) {
-        deliverToSole(sole, message);
+        deliverTo(sole, message);
         return;
       }
-      const subscribers = this.exact.subscribersOf(exactId);
-      for (let i = 0; i < subscribers.length; i++) subscribers[i]!.deliver(message);
+      this.deliverToMany(exactId, message);
       return;
     }
     this.routeWithWildcards(exactId, buf, channelStart, channelEnd, messageStart, messageEnd);
+  }
+
+  /**
+   * A plain delivery to a channel's several subscribers, each straight to its delivery target
+   * (the application's handler behind a DirectSubscriber, see MessageTarget.callee), which does
+   * not check for an end. That is safe while no subscriber came or went during the loop: one that
+   * ended has left the index, which counts it. Once the count moves, the rest of the loop goes
+   * through the subscribers, whose targets ignore messages after their end.
+   */
+  private deliverToMany(exactId: number, message: ReceivedMessage): void {
+    const exact = this.exact;
+    const subscribers = exact.subscribersOf(exactId);
+    const targets = exact.targetsOf(exactId);
+    const version = exact.version;
+    for (let i = 0; i < targets.length; i++) {
+      if (exact.version === version) deliverTo(targets[i]!, message);
+      else subscribers[i]!.deliver(message);
+    }
   }
 
   /**
