@@ -153,17 +153,17 @@ describe('observers of a HypsSubscription', () => {
     const { subscriber, publisher } = await connectedPair();
     const got: string[] = [];
     const source = subscriber.subscribe('obs.j');
-    let second: Subscription | undefined;
     let added = false;
     source.subscribe((message) => {
       got.push(`first ${message.text()}`);
-      if (message.text() === 'stop') second?.unsubscribe();
+      // `second` is set below, before any message can arrive.
+      if (message.text() === 'stop') second.unsubscribe();
       if (message.text() === 'add' && !added) {
         added = true;
         source.subscribe((late) => got.push(`third ${late.text()}`));
       }
     });
-    second = source.subscribe((message) => got.push(`second ${message.text()}`));
+    const second = source.subscribe((message) => got.push(`second ${message.text()}`));
     await source.ready;
     // One write, so the later messages are delivered from the same chunk as 'stop'.
     await Promise.all(
