@@ -28,14 +28,18 @@ export interface MessageTarget {
   readonly callee?: DeliveryTarget;
 }
 
-/** Where the router hands a delivery without the LocalSubscriber: a target, or its callee. */
-export type DeliveryTarget = MessageTarget | ((message: ReceivedMessage) => void);
+/**
+ * Where the router hands a delivery without the LocalSubscriber: a target, or its callee (an
+ * application's observer may drop its next method later; RxJS then skips it, and so does this).
+ */
+export type DeliveryTarget =
+  { next?(message: ReceivedMessage): void } | ((message: ReceivedMessage) => void);
 
 /** Delivers to a target or callee; a throwing application handler is reported, as RxJS would. */
-function deliverTo(sole: DeliveryTarget, message: ReceivedMessage): void {
+function deliverTo(target: DeliveryTarget, message: ReceivedMessage): void {
   try {
-    if (typeof sole === 'function') sole(message);
-    else sole.next(message);
+    if (typeof target === 'function') target(message);
+    else target.next?.(message);
   } catch (error) {
     reportUnhandled(error);
   }
