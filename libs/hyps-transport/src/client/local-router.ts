@@ -21,9 +21,10 @@ interface ParsedPattern {
 export interface MessageTarget {
   next(message: ReceivedMessage): void;
   /**
-   * The application's handler behind this target, which a channel's sole subscriber's
-   * deliveries go straight to (DirectSubscriber.callee): it does not check for an end, so its
-   * target must leave the router synchronously when it ends.
+   * The application's handler behind this target (DirectSubscriber.callee), which the router
+   * delivers to directly: always for a channel's sole subscriber, and for several while none
+   * comes or goes. It does not check for an end, so its target must leave the router
+   * synchronously when it ends.
    */
   readonly callee?: DeliveryTarget;
 }
