@@ -59,6 +59,25 @@ function sendInvalidPublishes(client: { send(data: Buffer): void }, count: numbe
   return count;
 }
 
+/** Most invalid publishes sendUntilWritesBackUp sends (28 MB). */
+const MAX_STALL_COMMANDS = 4_000_000;
+
+/**
+ * Sends invalid publishes, 100,000 at a time, until the client's own writes back up: the
+ * broker stopped reading from it and the kernel buffers between them are full. How much those
+ * buffers take first varies with TCP autotuning, so the amount is not fixed; it is bounded.
+ * Returns how many were sent (each is owed one answer).
+ */
+async function sendUntilWritesBackUp(client: RawClient): Promise<number> {
+  let sent = 0;
+  while (sent < MAX_STALL_COMMANDS) {
+    sent += sendInvalidPublishes(client, 100_000);
+    await sleep(20);
+    if (client.socket.writableLength > 0) return sent;
+  }
+  throw new Error(`the client's writes did not back up after ${sent} commands`);
+}
+
 describe('broker slow consumers', () => {
   const brokers = useBrokers();
 
@@ -167,8 +186,9 @@ describe('broker slow consumers', () => {
     const staller = await b.client();
     staller.pause();
     // Invalid publishes: each small frame earns a longer ERR 3 answer, so the answers pile up
-    // past the socket buffers and the bound, and the broker must stop reading from this client.
-    const commands = sendInvalidPublishes(staller, 800_000);
+    // past the socket buffers and the bound, and the broker must stop reading from this client:
+    // the staller's own writes then stay queued on its side.
+    const commands = await sendUntilWritesBackUp(staller);
 
     const sub = await b.client();
     const pub = await b.client();
@@ -177,12 +197,6 @@ describe('broker slow consumers', () => {
     const results = await flood(pub, 'others', 2000, 50, (n) => sub.recordCount >= n);
     expect(results.every((r) => r === 1)).toBe(true);
 
-    // the broker is no longer reading: the staller's own writes stay queued on its side
-    await staller.waitUntil(
-      () => staller.socket.writableLength > 0,
-      'the staller’s writes to back up',
-      2000,
-    );
     await sleep(200);
     expect(staller.socket.writableLength).toBeGreaterThan(0);
     expect(staller.isClosed).toBe(false);
@@ -199,10 +213,9 @@ describe('broker slow consumers', () => {
     const b = await brokers.start({ ...LIMITS, pingIntervalMs: 250, frameTimeoutMs: 400 });
     const staller = await b.client();
     staller.pause();
-    const commands = sendInvalidPublishes(staller, 800_000);
+    const commands = await sendUntilWritesBackUp(staller);
     // A marker command, split: the broker can only read it after this client resumes reading.
     staller.send(PING_FRAME.subarray(0, 2));
-    await staller.waitUntil(() => staller.socket.writableLength > 0, 'writes to back up', 2000);
     await sleep(1500); // 6 ping intervals, nearly 4 frame timeouts, with the broker not reading
     staller.send(PING_FRAME.subarray(2));
     staller.resume();
