@@ -1,3 +1,5 @@
+import { bufferView } from './buffer-view.js';
+
 /** One message received from the broker. */
 export interface HypsMessage {
   readonly channel: string;
@@ -28,7 +30,7 @@ export class ReceivedMessage implements HypsMessage {
   ) {}
 
   get data(): Buffer {
-    return (this.slice ??= this.buf.subarray(this.start, this.end));
+    return (this.slice ??= bufferView(this.buf, this.start, this.end));
   }
 
   /** Bytes of the message. */
