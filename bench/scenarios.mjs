@@ -244,11 +244,19 @@ function describe(result) {
   );
 }
 
+/** `items` starting from index `by` (modulo their count), wrapping around. */
+function rotated(items, by) {
+  const start = items.length === 0 ? 0 : by % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
+
 async function runCases(cases, options, servers, results) {
   for (const item of cases) {
-    // Repetitions interleave the systems, so a slow patch of the machine hits all of them.
+    // Repetitions interleave the systems, so a slow patch of the machine hits all of them, and
+    // rotate their order: the first system after a scenario change runs amid the GC debt the
+    // previous scenario left (a major GC lands in its latency rep), so no system may always be it.
     for (let rep = 1; rep <= options.reps; rep++) {
-      for (const adapter of options.systems) {
+      for (const adapter of rotated(options.systems, rep - 1)) {
         const server = servers[adapter.server];
         if (!server) continue;
         const tag = `${item.key.padEnd(18)} ${adapter.label.padEnd(18)} rep ${rep}`;
