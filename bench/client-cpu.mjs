@@ -24,7 +24,8 @@ const USAGE = `usage: node bench/client-cpu.mjs [options]      (after npm run bu
   --samples N       one-second samples per case; the median is shown (default 5)
   --shared-observer also measure deliveries to one observer shared by every subscription, which
                     tells the cost of the application's own per-channel objects apart from the
-                    client's  --no-pin          do not pin the broker and the publisher child to CPU 0 and this process to CPU 1`;
+                    client's
+  --no-pin          do not pin the broker and the publisher child to CPU 0 and this process to CPU 1`;
 
 /** Publishes in flight per publisher. */
 const WINDOW = 8_192;
