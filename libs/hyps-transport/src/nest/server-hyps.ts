@@ -24,7 +24,7 @@ import {
   listenOn,
   transportClientOptions,
 } from './lifecycle.js';
-import { createReplyPacket, decodePayload, encodePacket, replyChannelOf } from './packet.js';
+import { createReplyPacket, decodeIncoming, encodePacket, replyChannelOf } from './packet.js';
 
 /** Options of ServerHyps: the HypsClient options plus how handlers subscribe. */
 export interface ServerHypsOptions extends HypsClientOptions {
@@ -187,7 +187,7 @@ export class ServerHyps
 
   /** Decodes and dispatches one message; a promise only when some step was asynchronous. */
   private handleMessage(pattern: string, message: HypsMessage): PromiseLike<void> | void {
-    const decoded = decodePayload(message);
+    const decoded = decodeIncoming(message);
     const packet: unknown = this.deserializer.deserialize(decoded, { channel: message.channel });
     // The default deserializer is synchronous: skip a microtask per message when it is.
     if (isThenable(packet)) {
