@@ -35,6 +35,11 @@ export interface ConnectionHost {
   newNonce(): string | undefined;
   /** Asks for `flush()` at the end of this turn of the event loop. */
   scheduleFlush(connection: BrokerConnection): void;
+  /**
+   * Flushes every connection that asked for it now, `last` after all the others: the deliveries
+   * routed from `last`'s chunk go out before its answers, as they would at the end of the turn.
+   */
+  flushNow(last: BrokerConnection): void;
   closed(connection: BrokerConnection): void;
 }
 
@@ -154,7 +159,10 @@ export class BrokerConnection implements FrameSink {
     }
   }
 
-  /** Writes what is queued. Called by the broker once per turn of the event loop. */
+  /**
+   * Writes what is queued. Called by the broker after each chunk read from any connection that
+   * queued something here, and at the end of each poll phase.
+   */
   flush(): void {
     this.flushPending = false;
     if (this.state === 'closed') return;
@@ -256,6 +264,10 @@ export class BrokerConnection implements FrameSink {
       this.answerError(code, (error as Error).message);
       return;
     }
+    // Write what this chunk caused now: a pipelining client (whose window the OKs free) gets
+    // its deliveries and answers while the broker reads its next chunk, not after every chunk
+    // of the poll phase; the two then work side by side instead of taking turns.
+    this.host.flushNow(this);
     if (!this.decoder.hasPartialFrame) {
       this.partialSince = 0;
     } else if (this.partialSince === 0 || this.framesSeen !== framesBefore) {

@@ -240,8 +240,14 @@ export class Broker implements ConnectionHost {
     if (this.flushQueued) return;
     this.flushQueued = true;
     // setImmediate runs after every socket read of this poll phase: one write per connection
-    // covers all of them.
+    // covers all of them. Most writes come sooner, from flushNow after each chunk read; this
+    // one covers what is queued outside a read (timers, drain).
     setImmediate(this.flushAll);
+  }
+
+  flushNow(last: BrokerConnection): void {
+    this.flushDirty(last);
+    last.flush();
   }
 
   closed(connection: BrokerConnection): void {
@@ -252,10 +258,15 @@ export class Broker implements ConnectionHost {
 
   private readonly flushAll = (): void => {
     this.flushQueued = false;
+    this.flushDirty(null);
+  };
+
+  /** Flushes the connections that asked for it, but `skip`. */
+  private flushDirty(skip: BrokerConnection | null): void {
     const dirty = this.dirty;
     this.dirty = [];
-    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
-  };
+    for (let i = 0; i < dirty.length; i++) if (dirty[i] !== skip) dirty[i]!.flush();
+  }
 
   private accept(socket: Socket): void {
     if (this.draining)
