@@ -1,5 +1,6 @@
-// When the broker writes to a connection: right after each chunk it read, what that chunk caused
-// (deliveries first, the reader's answers last), not at the end of the poll phase. Sockets are fakes that log every write, so the order of
+// When the broker writes to a connection: right after each of the first two chunks it reads in a
+// poll phase, what that chunk caused (deliveries first, the reader's answers last); the rest at
+// the end of the phase. Sockets are fakes that log every write, so the order of
 // writes across connections can be seen; the broker, its connections and routing are real.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -23,6 +24,8 @@ interface Write {
 class FakeSocket extends EventEmitter {
   writableLength = 0;
   destroyed = false;
+  private corked = false;
+  private readonly corkedChunks: Buffer[] = [];
 
   constructor(
     readonly name: string,
@@ -34,12 +37,22 @@ class FakeSocket extends EventEmitter {
     return this;
   }
   write(chunk: Buffer): boolean {
-    // The broker writes whole frames, so each write decodes on its own.
-    this.log.push({ socket: this, frames: decodeFrames(Buffer.from(chunk), { from: 'broker' }) });
+    if (this.corked) this.corkedChunks.push(Buffer.from(chunk));
+    else this.logWrite(Buffer.from(chunk));
     return true;
   }
-  cork(): void {}
-  uncork(): void {}
+  /** Writes made between cork and uncork reach the kernel as one (writev). */
+  cork(): void {
+    this.corked = true;
+  }
+  uncork(): void {
+    this.corked = false;
+    this.logWrite(Buffer.concat(this.corkedChunks.splice(0)));
+  }
+  private logWrite(bytes: Buffer): void {
+    // The broker writes whole frames, so each write decodes on its own.
+    this.log.push({ socket: this, frames: decodeFrames(bytes, { from: 'broker' }) });
+  }
   pause(): this {
     return this;
   }
@@ -100,5 +113,26 @@ describe('broker write timing', () => {
     expect(log[0]!.frames).toHaveLength(40);
     const ok = log[1]!.frames[0] as { type: 'ok'; results: number[] };
     expect(ok.results).toEqual(new Array(40).fill(1));
+  });
+
+  it('leaves what later chunks of a poll phase cause to the end of the phase', async () => {
+    const { log, publisher } = await brokerWithPair();
+    for (const text of ['one', 'two', 'three', 'four']) {
+      publisher.emit('data', encodeRecord('user.1', text));
+    }
+    // Two early writes per connection, the third and fourth chunks wait.
+    expect(log.map((write) => write.socket.name)).toEqual([
+      'subscriber',
+      'publisher',
+      'subscriber',
+      'publisher',
+    ]);
+    await endOfPhase();
+    expect(log.slice(4).map((write) => write.socket.name)).toEqual(['subscriber', 'publisher']);
+    expect(log[4]!.frames).toHaveLength(2);
+    expect(log[5]!.frames).toEqual([{ type: 'ok', results: [1, 1] }]);
+    // A new phase has its early writes again.
+    publisher.emit('data', encodeRecord('user.1', 'five'));
+    expect(log).toHaveLength(8);
   });
 });

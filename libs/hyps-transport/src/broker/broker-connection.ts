@@ -36,8 +36,9 @@ export interface ConnectionHost {
   /** Asks for `flush()` at the end of this turn of the event loop. */
   scheduleFlush(connection: BrokerConnection): void;
   /**
-   * Flushes every connection that asked for it now, `last` after all the others: the deliveries
-   * routed from `last`'s chunk go out before its answers, as they would at the end of the turn.
+   * After a chunk read from `last`: flushes every connection that asked for it now, `last` after
+   * all the others (the deliveries routed from its chunk go out before its answers, as at the
+   * end of the turn), unless this poll phase has had its early writes.
    */
   flushNow(last: BrokerConnection): void;
   closed(connection: BrokerConnection): void;
@@ -160,8 +161,8 @@ export class BrokerConnection implements FrameSink {
   }
 
   /**
-   * Writes what is queued. Called by the broker after each chunk read from any connection that
-   * queued something here, and at the end of each poll phase.
+   * Writes what is queued. Called by the broker at the end of each poll phase, and after the
+   * first chunks read in a phase (flushNow).
    */
   flush(): void {
     this.flushPending = false;
@@ -266,7 +267,7 @@ export class BrokerConnection implements FrameSink {
     }
     // Write what this chunk caused now: a pipelining client (whose window the OKs free) gets
     // its deliveries and answers while the broker reads its next chunk, not after every chunk
-    // of the poll phase; the two then work side by side instead of taking turns.
+    // of the poll phase, so the two work side by side instead of taking turns.
     this.host.flushNow(this);
     if (!this.decoder.hasPartialFrame) {
       this.partialSince = 0;

@@ -34,6 +34,14 @@ export interface BrokerClock {
   now(): number;
 }
 
+/**
+ * Chunk-end writes (flushNow) per poll phase. The first chunks of a phase are written as soon as
+ * they are routed, so a pipelining client works on them while the broker reads on; a phase that
+ * reads more than this (a broker behind its publishers) leaves the rest to one write per
+ * connection at its end, since a write per chunk would then cost the broker more than it saves.
+ */
+const EARLY_FLUSHES_PER_PHASE = 2;
+
 /** Bounds on the sweeper that checks connection timers. */
 const MIN_SWEEP_MS = 5;
 const MAX_SWEEP_MS = 1_000;
@@ -51,6 +59,8 @@ export class Broker implements ConnectionHost {
   private readonly clock: BrokerClock;
   private server: Server | null = null;
   private dirty: BrokerConnection[] = [];
+  /** flushNow writes in this poll phase so far (reset at the end-of-phase flush). */
+  private earlyFlushes = 0;
   private flushQueued = false;
   private sweeper: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
@@ -240,12 +250,13 @@ export class Broker implements ConnectionHost {
     if (this.flushQueued) return;
     this.flushQueued = true;
     // setImmediate runs after every socket read of this poll phase: one write per connection
-    // covers all of them. Most writes come sooner, from flushNow after each chunk read; this
-    // one covers what is queued outside a read (timers, drain).
+    // covers all of them, and what flushNow left (see EARLY_FLUSHES_PER_PHASE).
     setImmediate(this.flushAll);
   }
 
   flushNow(last: BrokerConnection): void {
+    if (this.dirty.length === 0 || this.earlyFlushes >= EARLY_FLUSHES_PER_PHASE) return;
+    this.earlyFlushes++;
     this.flushDirty(last);
     last.flush();
   }
@@ -258,6 +269,7 @@ export class Broker implements ConnectionHost {
 
   private readonly flushAll = (): void => {
     this.flushQueued = false;
+    this.earlyFlushes = 0;
     this.flushDirty(null);
   };
 
