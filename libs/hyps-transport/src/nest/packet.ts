@@ -32,7 +32,12 @@ export function encodePacket(packet: unknown): string {
   return JSON.stringify(packet) ?? 'null';
 }
 
-/** Event packet heads by pattern: `{"pattern":<pattern>,"data":`. Bounded. */
+/** The JSON an event packet of `pattern` starts with, up to its data. */
+function eventHeadText(pattern: string): string {
+  return `{"pattern":${JSON.stringify(pattern)},"data":`;
+}
+
+/** Event packet heads by pattern (eventHeadText). Bounded. */
 const eventHeads = new Map<string, string>();
 const MAX_EVENT_HEADS = 1024;
 
@@ -46,7 +51,7 @@ export function encodeEventPacket(pattern: string, data: unknown): string {
   let head = eventHeads.get(pattern);
   if (head === undefined) {
     if (eventHeads.size >= MAX_EVENT_HEADS) eventHeads.clear();
-    head = `{"pattern":${JSON.stringify(pattern)},"data":`;
+    head = eventHeadText(pattern);
     eventHeads.set(pattern, head);
   }
   return `${head}${body}}`;
@@ -85,7 +90,7 @@ function eventHeadBytesOf(channel: string): EventHeadBytes {
   let head = eventHeadBytes.get(channel);
   if (head === undefined) {
     if (eventHeadBytes.size >= MAX_EVENT_HEADS) eventHeadBytes.clear();
-    const bytes = Buffer.from(`{"pattern":${JSON.stringify(channel)},"data":`, 'utf8');
+    const bytes = Buffer.from(eventHeadText(channel), 'utf8');
     head = { bytes, skip: 0, skipAfterMiss: FIRST_SKIP };
     eventHeadBytes.set(channel, head);
   }
