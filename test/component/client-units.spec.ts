@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { encodeRecord, ProtocolError } from '@hyps/transport';
+import { channelProblem, encodeRecord, ProtocolError } from '@hyps/transport';
 import { AckQueue } from '../../libs/hyps-transport/src/client/ack-queue.js';
 import {
   Backoff,
@@ -85,6 +85,24 @@ describe('record writer', () => {
       }),
     );
   });
+
+  it('writes a string channel only when it is a valid channel of printable ASCII', () => {
+    // What the publish fast path relies on: -1 exactly when the general path must decide.
+    const char = fc.constantFrom('a', 'Z', '0', '.', '*', '>', ' ', '~', '\u007f', 'é', '\u0000');
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 12 }), (chars) => {
+        const name = chars.join('');
+        const bytes = Buffer.from(name, 'utf8');
+        const ascii = bytes.length === name.length;
+        const valid = ascii && channelProblem(bytes, 0, bytes.length, 'channel') === null;
+        const target = Buffer.alloc(4 + name.length + 3);
+        const end = writeRecordFrame(target, 0, name, 'm', 1);
+        expect(end).toBe(valid ? target.length : -1);
+        if (valid) expect(target).toEqual(encodeRecord(name, 'm'));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('WriteBatcher', () => {
@@ -110,6 +128,19 @@ describe('WriteBatcher', () => {
     expect(chunks.map((c) => c.length)).toEqual([100, 100, 150, 100]);
     await new Promise((resolve) => process.nextTick(resolve));
     expect(chunks.map((c) => c.length)).toEqual([100, 100, 150, 100, 10]);
+  });
+
+  it('takes back the last reservation and keeps the frames before it', async () => {
+    const chunks: Buffer[] = [];
+    const batcher = new WriteBatcher((chunk) => (chunks.push(Buffer.from(chunk)), true), 100);
+    batcher.write(Buffer.from('kept'));
+    const offset = batcher.reserve(6);
+    batcher.buffer.write('broken', offset);
+    batcher.unreserve(offset);
+    expect(batcher.pendingBytes).toBe(4);
+    batcher.write(Buffer.from('next'));
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(chunks.map((c) => c.toString())).toEqual(['keptnext']);
   });
 
   it('holds the batch while the socket applies backpressure, and keeps bytes intact on growth', async () => {

@@ -5,9 +5,7 @@ import {
   assertValidName,
   channelProblem,
   isWildcardPattern,
-  printableAsciiChannelLength,
 } from '@hyps/transport';
-import fc from 'fast-check';
 
 const problemOf = (name: string | Uint8Array, kind: NameKind, maxBytes?: number): string | null => {
   const bytes = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
@@ -144,38 +142,6 @@ describe('assertValidName', () => {
 
   it('rejects a value that is not a string', () => {
     expect(() => assertValidName(42 as unknown as string, 'channel')).toThrow(InvalidChannelError);
-  });
-});
-
-describe('printableAsciiChannelLength', () => {
-  it('gives the length of valid printable ASCII channels', () => {
-    for (const name of ['a', 'foo_ch', 'orders.eu.1', 'a.b*', '**', '>>', 'x'.repeat(256)]) {
-      expect(printableAsciiChannelLength(name, DEFAULT_MAX_CHANNEL_BYTES)).toBe(name.length);
-    }
-  });
-
-  it.each(['', 'a.*', '>', 'a..b', '.a', 'a.', 'a b', 'a\u007f', 'café', '🎉.x', 'abcd'])(
-    'is -1 for %j (invalid, or valid but not ASCII, or over 3 bytes)',
-    (name) => {
-      expect(printableAsciiChannelLength(name, 3)).toBe(-1);
-    },
-  );
-
-  it('agrees with channelProblem on every string of ASCII, dots and wildcards', () => {
-    const char = fc.constantFrom('a', 'Z', '0', '.', '*', '>', ' ', '~', '\u007f', 'é', '\u0000');
-    fc.assert(
-      fc.property(
-        fc.array(char, { maxLength: 12 }),
-        fc.integer({ min: 1, max: 10 }),
-        (chars, max) => {
-          const name = chars.join('');
-          const ascii = [...name].every((c) => c.charCodeAt(0) < 0x80);
-          const valid = ascii && problemOf(name, 'channel', max) === null;
-          expect(printableAsciiChannelLength(name, max)).toBe(valid ? name.length : -1);
-        },
-      ),
-      { numRuns: 2000 },
-    );
   });
 });
 

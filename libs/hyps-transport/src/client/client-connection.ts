@@ -36,6 +36,9 @@ import { ConnectionClosedError, ConnectTimeoutError } from './client-errors.js';
 import { messageByteLength, writeRecordFrame, type WireChannel } from './record-writer.js';
 import { WriteBatcher } from './write-batcher.js';
 
+/** encodeRecord's answer for a string channel it could not write as printable ASCII. */
+const NOT_PRINTABLE = 1;
+
 /** Largest first frame (INFO or ERR) accepted before the broker's limits are known. */
 const MAX_FIRST_FRAME_BYTES = 64 * 1024;
 
@@ -82,6 +85,7 @@ export class ClientConnection implements FrameSink {
   /** Bytes of the first frame while INFO has not arrived whole. */
   private firstFrame: Buffer | null = null;
   private maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+  private maxChannelBytes = DEFAULT_MAX_CHANNEL_BYTES;
   private brokerInfo: InfoPayload | undefined;
   private ready = false;
   private closed = false;
@@ -148,9 +152,13 @@ export class ClientConnection implements FrameSink {
     return this.acks.pendingPublishes;
   }
 
-  /** Encodes a record straight into the current batch. `channel` is already validated. */
-  publish(channel: WireChannel, data: string | Uint8Array): Promise<PublishResult> {
+  /**
+   * Encodes a record straight into the current batch. Null, with nothing queued, when `channel`
+   * is a string that is not a printable ASCII channel: the caller takes its general path.
+   */
+  publish(channel: WireChannel, data: string | Uint8Array): Promise<PublishResult> | null {
     const problem = this.encodeRecord(channel, data);
+    if (problem === NOT_PRINTABLE) return null;
     if (problem) return Promise.reject(problem);
     return new Promise(this.enqueuePublish);
   }
@@ -160,21 +168,23 @@ export class ClientConnection implements FrameSink {
     channel: WireChannel,
     data: string | Uint8Array,
     callback: PublishCallback,
-  ): void {
+  ): boolean {
     const problem = this.encodeRecord(channel, data);
+    if (problem === NOT_PRINTABLE) return false;
     if (problem) process.nextTick(callback, problem);
     else this.acks.pushPublishCallback(callback);
+    return true;
   }
 
   /** The same, settling the given callbacks (publishes that were held while disconnected). */
   publishWith(
-    channel: WireChannel,
+    channel: Buffer,
     data: string | Uint8Array,
     resolve: PublishResolve,
     reject: Reject,
   ): void {
     const problem = this.encodeRecord(channel, data);
-    if (problem) reject(problem);
+    if (problem) reject(problem as Error);
     else this.acks.pushPublish(resolve, reject);
   }
 
@@ -202,17 +212,26 @@ export class ClientConnection implements FrameSink {
     return this.socketClosed;
   }
 
-  private encodeRecord(channel: WireChannel, data: string | Uint8Array): Error | null {
+  private encodeRecord(
+    channel: WireChannel,
+    data: string | Uint8Array,
+  ): Error | typeof NOT_PRINTABLE | null {
     if (this.closed) return new ConnectionClosedError(`connection to ${this.address} closed`);
+    if (typeof channel === 'string' && channel.length > this.maxChannelBytes) return NOT_PRINTABLE;
     const messageBytes = messageByteLength(data);
     const bodyBytes = channel.length + messageBytes + 2;
     if (bodyBytes > this.maxFrameBytes) {
+      // A string may be shorter than its UTF-8: let the general path measure its bytes.
+      if (typeof channel === 'string') return NOT_PRINTABLE;
       return new FrameTooLargeError(
         `record of ${bodyBytes} bytes is over the broker's limit of ${this.maxFrameBytes} bytes`,
       );
     }
     const offset = this.writer.reserve(PREFIX_BYTES + bodyBytes);
-    writeRecordFrame(this.writer.buffer, offset, channel, data, messageBytes);
+    if (writeRecordFrame(this.writer.buffer, offset, channel, data, messageBytes) < 0) {
+      this.writer.unreserve(offset);
+      return NOT_PRINTABLE;
+    }
     return null;
   }
 
@@ -251,6 +270,7 @@ export class ClientConnection implements FrameSink {
     const info = parseInfo(frame.body);
     this.brokerInfo = info;
     this.maxFrameBytes = info.maxFrameBytes;
+    this.maxChannelBytes = info.maxChannelBytes;
     this.decoder = new FrameDecoder(this, {
       from: 'broker',
       maxFrameBytes: info.maxFrameBytes,

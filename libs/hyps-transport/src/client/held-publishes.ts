@@ -1,9 +1,8 @@
 import type { PublishResolve, Reject } from './ack-queue.js';
 import { PendingQueueFullError, PublishTimeoutError } from './client-errors.js';
-import type { WireChannel } from './record-writer.js';
 
 interface HeldPublish {
-  channel: WireChannel;
+  channel: Buffer;
   data: string | Uint8Array;
   resolve: PublishResolve;
   reject: Reject;
@@ -33,12 +32,7 @@ export class HeldPublishes {
   }
 
   /** Holds a publish; rejects it at once with PendingQueueFullError when the queue is full. */
-  add(
-    channel: WireChannel,
-    data: string | Uint8Array,
-    resolve: PublishResolve,
-    reject: Reject,
-  ): void {
+  add(channel: Buffer, data: string | Uint8Array, resolve: PublishResolve, reject: Reject): void {
     if (this.size >= this.limit) {
       // On a later tick, like every other way a publish settles.
       process.nextTick(reject, new PendingQueueFullError(this.limit));

@@ -1,9 +1,5 @@
 import { distinctUntilChanged, ReplaySubject, type Observable } from 'rxjs';
-import {
-  assertValidName,
-  DEFAULT_MAX_CHANNEL_BYTES,
-  printableAsciiChannelLength,
-} from '../protocol/channel.js';
+import { assertValidName, DEFAULT_MAX_CHANNEL_BYTES } from '../protocol/channel.js';
 import { encodeSub, encodeUnsub, type InfoPayload } from '../protocol/encode.js';
 import {
   AuthFailedError,
@@ -27,7 +23,6 @@ import {
 } from './client-options.js';
 import { GenerationalCache } from './generational-cache.js';
 import { HeldPublishes } from './held-publishes.js';
-import type { WireChannel } from './record-writer.js';
 import { LocalRouter, LocalSubscriber, type MessageTarget, type SubEntry } from './local-router.js';
 import {
   MessageObservable,
@@ -42,8 +37,8 @@ import {
 } from './pull-subscription.js';
 
 /**
- * Validated non-ASCII channels kept as bytes, so a hot publish path skips validation and
- * encoding: up to twice this many, in two generations.
+ * Validated channels kept as bytes for the general publish path (channels that are not printable
+ * ASCII, and publishes held while disconnected): up to twice this many, in two generations.
  */
 const CHANNEL_CACHE_LIMIT = 10_000;
 
@@ -53,6 +48,10 @@ type Phase = 'idle' | 'running' | 'failed' | 'closed';
 const noop = (): void => undefined;
 
 /** A publish refused before it was queued: a rejected promise, or the callback on a later tick. */
+function isPublishData(data: unknown): data is string | Uint8Array {
+  return typeof data === 'string' || data instanceof Uint8Array;
+}
+
 function failPublish(error: Error, callback: PublishCallback | undefined): Promise<never> | void {
   if (callback === undefined) return Promise.reject(error);
   process.nextTick(callback, error);
@@ -85,8 +84,6 @@ export class HypsClient {
   private readonly router = new LocalRouter();
   private readonly held: HeldPublishes;
   private readonly channelCache = new GenerationalCache<string, Buffer>(CHANNEL_CACHE_LIMIT);
-  /** The last channel found to be printable ASCII (valid under the current maxChannelBytes). */
-  private lastAsciiChannel: string | undefined;
   private maxChannelBytes = DEFAULT_MAX_CHANNEL_BYTES;
   private brokerInfo: InfoPayload | undefined;
   private droppedTotal = 0;
@@ -204,24 +201,17 @@ export class HypsClient {
     if (callback !== undefined && typeof callback !== 'function') {
       throw new TypeError('the publish callback must be a function');
     }
-    let channelBytes: WireChannel;
-    try {
-      channelBytes = this.wireChannel(channel);
-    } catch (error) {
-      return failPublish(error as Error, callback);
-    }
-    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      return failPublish(new TypeError('publish data must be a string or a Uint8Array'), callback);
-    }
-    // The held paths are methods of their own: a closure here would make every publish
-    // allocate a context for the variables it captures, taken branch or not.
     const connection = this.connection;
-    if (callback === undefined) {
-      if (connection !== null) return connection.publish(channelBytes, data);
-      return this.publishLaterPromise(channelBytes, data);
+    if (connection !== null && typeof channel === 'string' && isPublishData(data)) {
+      // The connection checks a string channel while it writes it; null or false: not written.
+      if (callback === undefined) {
+        const published = connection.publish(channel, data);
+        if (published !== null) return published;
+      } else if (connection.publishCallback(channel, data, callback)) {
+        return;
+      }
     }
-    if (connection !== null) connection.publishCallback(channelBytes, data, callback);
-    else this.publishLaterCallback(channelBytes, data, callback);
+    return this.publishChecked(channel, data, callback);
   }
 
   /** A cold Observable of the messages matching `patterns` (see HypsSubscription). */
@@ -334,34 +324,51 @@ export class HypsClient {
   // ---- publishing ----
 
   /**
-   * The channel as the wire needs it; throws InvalidChannelError. A printable ASCII channel is
-   * written from its string (the last one is remembered, so a run of publishes to one channel
-   * is checked once); any other is validated once and its UTF-8 bytes cached.
+   * A publish the fast path did not take (no connection, a channel that is not printable ASCII,
+   * or bad arguments): the channel is validated into bytes, which are cached, and a problem is
+   * reported the way the caller asked for results.
    */
-  private wireChannel(channel: string): WireChannel {
-    if (channel === this.lastAsciiChannel) return channel;
-    if (typeof channel === 'string') {
-      if (printableAsciiChannelLength(channel, this.maxChannelBytes) >= 0) {
-        this.lastAsciiChannel = channel;
-        return channel;
-      }
-      const cached = this.channelCache.get(channel);
-      if (cached !== undefined) return cached;
+  private publishChecked(
+    channel: string,
+    data: string | Uint8Array,
+    callback: PublishCallback | undefined,
+  ): Promise<PublishResult> | void {
+    let channelBytes: Buffer;
+    try {
+      channelBytes = this.channelBytes(channel);
+    } catch (error) {
+      return failPublish(error as Error, callback);
     }
+    if (!isPublishData(data)) {
+      return failPublish(new TypeError('publish data must be a string or a Uint8Array'), callback);
+    }
+    // The held paths are methods of their own: a closure here would make every publish
+    // allocate a context for the variables it captures, taken branch or not.
+    const connection = this.connection;
+    if (callback === undefined) {
+      // A channel given as bytes is always written.
+      if (connection !== null) return connection.publish(channelBytes, data)!;
+      return this.publishLaterPromise(channelBytes, data);
+    }
+    if (connection !== null) connection.publishCallback(channelBytes, data, callback);
+    else this.publishLaterCallback(channelBytes, data, callback);
+  }
+
+  /** The channel's validated UTF-8 bytes; throws InvalidChannelError. */
+  private channelBytes(channel: string): Buffer {
+    const cached = typeof channel === 'string' ? this.channelCache.get(channel) : undefined;
+    if (cached !== undefined) return cached;
     const bytes = assertValidName(channel, 'channel', this.maxChannelBytes);
     this.channelCache.set(channel, bytes);
     return bytes;
   }
 
-  private publishLaterPromise(
-    channel: WireChannel,
-    data: string | Uint8Array,
-  ): Promise<PublishResult> {
+  private publishLaterPromise(channel: Buffer, data: string | Uint8Array): Promise<PublishResult> {
     return new Promise((resolve, reject) => this.publishLater(channel, data, resolve, reject));
   }
 
   private publishLaterCallback(
-    channel: WireChannel,
+    channel: Buffer,
     data: string | Uint8Array,
     callback: PublishCallback,
   ): void {
@@ -375,7 +382,7 @@ export class HypsClient {
 
   /** Holds a publish until a connection is ready, or fails it when none is coming. */
   private publishLater(
-    channel: WireChannel,
+    channel: Buffer,
     data: string | Uint8Array,
     resolve: (result: PublishResult) => void,
     reject: (error: Error) => void,
@@ -442,7 +449,6 @@ export class HypsClient {
     if (info.maxChannelBytes !== this.maxChannelBytes) {
       this.maxChannelBytes = info.maxChannelBytes;
       this.channelCache.clear();
-      this.lastAsciiChannel = undefined;
     }
     this.everConnected = true;
     this.failedAttempts = 0;

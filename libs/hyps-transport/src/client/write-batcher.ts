@@ -71,6 +71,11 @@ export class WriteBatcher {
     return offset;
   }
 
+  /** Takes back the reservation that `reserve` returned `offset` for (the last one made). */
+  unreserve(offset: number): void {
+    if (offset >= this.start && offset <= this.end) this.end = offset;
+  }
+
   /** Queues an already encoded frame. */
   write(frame: Uint8Array): void {
     const offset = this.reserve(frame.length);

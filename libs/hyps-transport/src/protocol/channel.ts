@@ -51,34 +51,6 @@ export function channelProblem(
   return null;
 }
 
-/**
- * The byte length of `name` when it is a valid published channel made only of printable ASCII
- * (one byte per char), else -1: then the caller takes the general path, which also says what is
- * wrong. Publishers check a channel this way on every publish instead of keeping its encoded bytes
- * in a map: reading the string's chars costs less than a map lookup that misses the CPU cache, as
- * it does when a publisher spreads over thousands of channels.
- */
-export function printableAsciiChannelLength(name: string, maxBytes: number): number {
-  const length = name.length;
-  if (length === 0 || length > maxBytes) return -1;
-  let tokenStart = 0;
-  for (let i = 0; i <= length; i++) {
-    const char = i < length ? name.charCodeAt(i) : DOT;
-    if (char === DOT) {
-      const tokenLength = i - tokenStart;
-      if (tokenLength === 0) return -1;
-      if (tokenLength === 1) {
-        const only = name.charCodeAt(tokenStart);
-        if (only === STAR || only === GT) return -1;
-      }
-      tokenStart = i + 1;
-    } else if (char < 0x21 || char >= 0x7f) {
-      return -1;
-    }
-  }
-  return length;
-}
-
 function isUtf8(bytes: Uint8Array, start: number, end: number): boolean {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
   return bufferIsUtf8(view);
