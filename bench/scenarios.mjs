@@ -16,7 +16,7 @@ import {
 import { killAllChildren } from './lib/children.mjs';
 import { commonOptions, parseBenchArgs } from './lib/cli.mjs';
 import { summarizeProfileFile } from './lib/cpuprofile-summary.mjs';
-import { machineSummary, openFileLimit, pinPrefix, pinSelf, settleHeap } from './lib/machine.mjs';
+import { machineSummary, openFileLimit, pinPrefix, pinSelf } from './lib/machine.mjs';
 import { printReport } from './lib/scenario-report.mjs';
 import {
   INSTALL_HINTS,
@@ -253,13 +253,12 @@ function rotated(items, by) {
 async function runCases(cases, options, servers, results) {
   for (const item of cases) {
     // Repetitions interleave the systems, so a slow patch of the machine hits all of them, and
-    // rotate their order, so none is always first after a scenario change. Each run starts on a
-    // settled heap, so the garbage this process made for the run before is not collected in it.
+    // rotate their order: the first system after a scenario change runs amid the GC debt the
+    // previous scenario left (a major GC lands in its latency rep), so no system may always be it.
     for (let rep = 1; rep <= options.reps; rep++) {
       for (const adapter of rotated(options.systems, rep - 1)) {
         const server = servers[adapter.server];
         if (!server) continue;
-        settleHeap();
         const tag = `${item.key.padEnd(18)} ${adapter.label.padEnd(18)} rep ${rep}`;
         try {
           const result = await item.run(adapter, server);

@@ -2,8 +2,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 let clockTicks = null;
 
@@ -95,20 +93,4 @@ export function openFileLimit() {
   } catch {
     return NaN;
   }
-}
-
-let fullGc = null;
-
-/**
- * Collects this process's garbage now (a full GC), so that a measurement does not pay for
- * garbage a previous one left: without it, whichever system runs first after a scenario change
- * takes a major GC inside its measured interval. `gc` is exposed at run time, so the scripts
- * need no node flag.
- */
-export function settleHeap() {
-  if (fullGc === null) {
-    setFlagsFromString('--expose-gc');
-    fullGc = runInNewContext('gc');
-  }
-  fullGc();
 }
