@@ -183,6 +183,7 @@ export class ClientConnection implements FrameSink {
     resolve: PublishResolve,
     reject: Reject,
   ): void {
+    // Bytes are always written, so the only problems are errors.
     const problem = this.encodeRecord(channel, data);
     if (problem) reject(problem as Error);
     else this.acks.pushPublish(resolve, reject);

@@ -47,11 +47,11 @@ type Phase = 'idle' | 'running' | 'failed' | 'closed';
 
 const noop = (): void => undefined;
 
-/** A publish refused before it was queued: a rejected promise, or the callback on a later tick. */
 function isPublishData(data: unknown): data is string | Uint8Array {
   return typeof data === 'string' || data instanceof Uint8Array;
 }
 
+/** A publish refused before it was queued: a rejected promise, or the callback on a later tick. */
 function failPublish(error: Error, callback: PublishCallback | undefined): Promise<never> | void {
   if (callback === undefined) return Promise.reject(error);
   process.nextTick(callback, error);
