@@ -1,8 +1,5 @@
+import { DOT_BYTE as DOT, GT_BYTE as GT, STAR_BYTE as STAR } from '../protocol/channel.js';
 import { NEWLINE, PREFIX_BYTES } from '../protocol/opcodes.js';
-
-const DOT = 0x2e;
-const STAR = 0x2a;
-const GT = 0x3e;
 
 /**
  * Strings up to this many UTF-16 units are handled in JS: for the small messages that dominate a

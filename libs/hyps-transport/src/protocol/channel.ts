@@ -7,9 +7,10 @@ export const DEFAULT_MAX_CHANNEL_BYTES = 256;
 /** What a name is used as; each kind has its own token rules (PROTOCOL.md section 2). */
 export type NameKind = 'channel' | 'pattern' | 'group';
 
-const DOT = 0x2e;
-const STAR = 0x2a;
-const GT = 0x3e;
+/** The byte that splits a name into tokens (`.`), and the two wildcard tokens (`*`, `>`). */
+export const DOT_BYTE = 0x2e;
+export const STAR_BYTE = 0x2a;
+export const GT_BYTE = 0x3e;
 
 /**
  * Checks `bytes[start..end)` against the rules for `kind`. Returns null when valid, or a reason an
@@ -28,16 +29,16 @@ export function channelProblem(
   let tokenStart = start;
   let nonAscii = false;
   for (let i = start; i <= end; i++) {
-    const byte = i < end ? bytes[i]! : DOT;
-    if (byte === DOT) {
+    const byte = i < end ? bytes[i]! : DOT_BYTE;
+    if (byte === DOT_BYTE) {
       const tokenLength = i - tokenStart;
       if (tokenLength === 0) return `${kind} has an empty token`;
       if (tokenLength === 1) {
         const only = bytes[tokenStart];
-        if (only === STAR || only === GT) {
+        if (only === STAR_BYTE || only === GT_BYTE) {
           if (kind !== 'pattern')
             return `${kind} may not have a '${String.fromCharCode(only)}' token`;
-          if (only === GT && i !== end) return `'>' may only be the last token of a pattern`;
+          if (only === GT_BYTE && i !== end) return `'>' may only be the last token of a pattern`;
         }
       }
       tokenStart = i + 1;
