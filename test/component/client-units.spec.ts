@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { channelProblem, encodeRecord, ProtocolError } from '@hyps/transport';
+import { channelProblem, encodeOk, encodeRecord, ProtocolError } from '@hyps/transport';
 import { AckQueue } from '../../libs/hyps-transport/src/client/ack-queue.js';
 import {
   Backoff,
@@ -26,6 +26,13 @@ describe('Backoff', () => {
   });
 });
 
+/** Settles `queue` with an OK frame of `results`, as the connection does: read in place. */
+function settle(queue: AckQueue, results: number[]): void {
+  const frame = encodeOk(results);
+  // u32be length, the opcode, u32be count, then the results.
+  queue.settleOk(frame, 9, results.length);
+}
+
 describe('AckQueue', () => {
   it('settles by position across ring growth, OK counts and ERRs', () => {
     const queue = new AckQueue();
@@ -43,11 +50,14 @@ describe('AckQueue', () => {
           (e) => log.push(`p${i}!${e.message}`),
         );
       }
-      if (i === 10) queue.settleOk([7, 7, 7, 7, 7]);
+      if (i === 10) settle(queue, [7, 7, 7, 7, 7]);
     }
     expect(queue.size).toBe(total - 5);
     queue.settleError(new Error('bad'));
-    queue.settleOk(Array.from({ length: 1000 }, (_, k) => k));
+    settle(
+      queue,
+      Array.from({ length: 1000 }, (_, k) => k),
+    );
     queue.rejectAll(new Error('gone'));
     expect(queue.size).toBe(0);
     expect(queue.pendingPublishes).toBe(0);
@@ -60,7 +70,7 @@ describe('AckQueue', () => {
 
   it('treats an answer with nothing waiting as a protocol error', () => {
     const queue = new AckQueue();
-    expect(() => queue.settleOk([0])).toThrow(ProtocolError);
+    expect(() => settle(queue, [0])).toThrow(ProtocolError);
     expect(() => queue.settleError(new Error('x'))).toThrow(ProtocolError);
   });
 });

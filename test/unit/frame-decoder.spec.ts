@@ -261,6 +261,37 @@ describe('FrameDecoder details', () => {
     }
   });
 
+  it('hands OK results in place to a sink with onOk, and checks the count first', () => {
+    const oks: number[][] = [];
+    const controls: string[] = [];
+    const sink = {
+      onRecord: () => controls.push('record'),
+      onControl: (frame: { type: string }) => controls.push(frame.type),
+      onOk(buf: Buffer, resultsStart: number, count: number) {
+        oks.push(Array.from({ length: count }, (_, i) => buf.readUInt32BE(resultsStart + 4 * i)));
+      },
+    };
+    const decoder = new FrameDecoder(sink, { from: 'broker' });
+    decoder.push(
+      Buffer.concat([encodeOk([3, 0, 70000]), PING_FRAME, encodeOk([]), encodeOk([0xffffffff])]),
+    );
+    expect(oks).toEqual([[3, 0, 70000], [], [0xffffffff]]);
+    expect(controls).toEqual(['ping']);
+    for (const bad of [
+      rawFrame([Opcode.OK, 0, 0, 0]),
+      rawFrame([Opcode.OK, 0, 0, 0, 2, 0, 0, 0, 1]),
+      rawFrame([Opcode.OK, 0, 0, 0, 0, 0, 0, 0, 1]),
+    ]) {
+      expect(() => new FrameDecoder(sink, { from: 'broker' }).push(bad)).toThrow(ProtocolError);
+    }
+    expect(oks).toHaveLength(3);
+    // A broker never receives OK, whether or not its sink has onOk.
+    expect(() => new FrameDecoder(sink, { from: 'client' }).push(encodeOk([1]))).toThrow(
+      ProtocolError,
+    );
+    expect(oks).toHaveLength(3);
+  });
+
   it('treats a body starting at 0x20 or above as a record, not a control frame', () => {
     const frames = decodeFrames(encodeRecord(' x', 'm'), { from: 'client' });
     expect(frames).toMatchObject([{ type: 'record' }]);

@@ -67,13 +67,19 @@ export class AckQueue {
     this.push(COMMAND, resolve, reject);
   }
 
-  /** Settles the oldest `results.length` commands with their results (one OK frame). */
-  settleOk(results: readonly number[]): void {
-    const n = results.length;
-    if (n > this.count) {
-      throw new ProtocolError(`OK for ${n} commands but only ${this.count} are waiting`);
+  /**
+   * Settles the oldest `count` commands with the results of one OK frame, read in place: `count`
+   * u32be values from `buf[resultsStart]` (the decoder has checked that they are all there), so an
+   * OK answering thousands of publishes costs no array.
+   */
+  settleOk(buf: Uint8Array, resultsStart: number, count: number): void {
+    if (count > this.count) {
+      throw new ProtocolError(`OK for ${count} commands but only ${this.count} are waiting`);
     }
-    for (let i = 0; i < n; i++) {
+    for (let i = 0, offset = resultsStart; i < count; i++, offset += 4) {
+      const result =
+        buf[offset]! * 0x1000000 +
+        ((buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!);
       const at = this.head;
       const kind = this.kinds[at];
       const resolve = this.resolves[at]!;
@@ -83,12 +89,12 @@ export class AckQueue {
       this.count--;
       if (kind === PUBLISH) {
         this.publishCount--;
-        (resolve as PublishResolve)(publishResult(results[i]!));
+        (resolve as PublishResolve)(publishResult(result));
       } else if (kind === PUBLISH_CALLBACK) {
         this.publishCount--;
-        invokePublishCallback(resolve as PublishCallback, publishResult(results[i]!));
+        callPublishCallback(resolve as PublishCallback, publishResult(result));
       } else {
-        (resolve as CommandResolve)(results[i]!);
+        (resolve as CommandResolve)(result);
       }
     }
   }
@@ -113,7 +119,7 @@ export class AckQueue {
     this.rejects[at] = undefined;
     this.head = (at + 1) & this.mask;
     this.count--;
-    return kind === PUBLISH_CALLBACK ? (error) => invokePublishCallback(reject, error) : reject;
+    return kind === PUBLISH_CALLBACK ? (error) => failPublishCallback(reject, error) : reject;
   }
 
   private push(kind: number, resolve: Settle, reject: Reject): void {
@@ -146,20 +152,29 @@ export class AckQueue {
 }
 
 /**
- * Calls a user's publish callback from inside the decoder. What it throws must not fail the
- * connection or skip the callbacks after it, so it is rethrown on its own tick, where it surfaces
- * as an uncaught exception, as a throwing callback does anywhere else in Node.
+ * Calls a user's publish callback with its result, from inside the decoder. What it throws must
+ * not fail the connection or skip the callbacks after it, so it is rethrown on its own tick, where
+ * it surfaces as an uncaught exception, as a throwing callback does anywhere else in Node.
  */
-export function invokePublishCallback(
-  callback: PublishCallback | Reject,
-  errorOrResult: Error | PublishResult,
-): void {
+export function callPublishCallback(callback: PublishCallback, result: PublishResult): void {
   try {
-    if (errorOrResult instanceof Error) callback(errorOrResult);
-    else (callback as PublishCallback)(null, errorOrResult);
+    callback(null, result);
   } catch (thrown) {
-    process.nextTick(() => {
-      throw thrown;
-    });
+    rethrowLater(thrown);
   }
+}
+
+/** Calls a user's publish callback with its error; a throw is handled as in callPublishCallback. */
+export function failPublishCallback(callback: PublishCallback | Reject, error: Error): void {
+  try {
+    callback(error);
+  } catch (thrown) {
+    rethrowLater(thrown);
+  }
+}
+
+function rethrowLater(thrown: unknown): void {
+  process.nextTick(() => {
+    throw thrown;
+  });
 }

@@ -322,13 +322,15 @@ export class ClientConnection implements FrameSink {
     this.events.onRecord(buf, frameStart + PREFIX_BYTES, channelEnd, frameEnd - 1);
   }
 
+  onOk(buf: Buffer, resultsStart: number, count: number): void {
+    if (this.closed) return;
+    this.acks.settleOk(buf, resultsStart, count);
+    this.events.onSettled();
+  }
+
   onControl(frame: ControlFrame): void {
     if (this.closed) return;
     switch (frame.type) {
-      case 'ok':
-        this.acks.settleOk(frame.results);
-        this.events.onSettled();
-        return;
       case 'err': {
         const error = errorFromWire(frame.code, frame.message);
         if (isFatalErrorCode(frame.code)) {

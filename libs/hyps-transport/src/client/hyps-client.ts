@@ -6,7 +6,12 @@ import {
   InvalidChannelError,
   UnsupportedProtocolError,
 } from '../protocol/errors.js';
-import { invokePublishCallback, type PublishCallback, type PublishResult } from './ack-queue.js';
+import {
+  callPublishCallback,
+  failPublishCallback,
+  type PublishCallback,
+  type PublishResult,
+} from './ack-queue.js';
 import { ChannelNameMemo } from './channel-name-memo.js';
 import { Backoff } from './backoff.js';
 import {
@@ -375,8 +380,8 @@ export class HypsClient {
     this.publishLater(
       channel,
       data,
-      (result) => invokePublishCallback(callback, result),
-      (error) => invokePublishCallback(callback, error),
+      (result) => callPublishCallback(callback, result),
+      (error) => failPublishCallback(callback, error),
     );
   }
 

@@ -35,6 +35,11 @@ export interface FrameSink {
    */
   onRecord(buf: Buffer, frameStart: number, channelEnd: number, frameEnd: number): void;
   onControl(frame: ControlFrame): void;
+  /**
+   * An OK frame, if the sink takes it this way (else it comes to onControl with its results in an
+   * array): `count` u32be results from `buf[resultsStart]`, all of them inside the frame.
+   */
+  onOk?(buf: Buffer, resultsStart: number, count: number): void;
 }
 
 export interface FrameDecoderOptions {
@@ -63,6 +68,8 @@ export class FrameDecoder {
   private frame: Buffer | null = null;
   private frameFill = 0;
   private failed = false;
+  /** The sink, when it takes OK frames through onOk (only frames from the broker carry OK). */
+  private readonly okSink: Required<Pick<FrameSink, 'onOk'>> | null;
 
   constructor(
     private readonly sink: FrameSink,
@@ -72,6 +79,10 @@ export class FrameDecoder {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.groupAllowance =
       options.from === 'broker' ? (options.maxChannelBytes ?? DEFAULT_MAX_CHANNEL_BYTES) + 2 : 0;
+    this.okSink =
+      options.from === 'broker' && sink.onOk !== undefined
+        ? (sink as Required<Pick<FrameSink, 'onOk'>>)
+        : null;
   }
 
   /** True while part of a frame has arrived and the rest has not (for the frame timeout). */
@@ -196,6 +207,8 @@ export class FrameDecoder {
         first === NEWLINE ? bodyStart : recordChannelEnd(buf, bodyStart, end),
         end,
       );
+    } else if (first === Opcode.OK && this.okSink !== null) {
+      this.okSink.onOk(buf, bodyStart + 5, okResultCount(buf, bodyStart + 1, end));
     } else {
       this.sink.onControl(this.parseControl(first, buf, bodyStart + 1, end));
     }
@@ -262,11 +275,17 @@ function parseSubscription(
   return { type, pattern: buf.subarray(start, newline), group: buf.subarray(newline + 1, end) };
 }
 
-function parseOk(buf: Buffer, start: number, end: number): ControlFrame {
+/** The result count of an OK body `buf[start..end)`; throws unless the body holds exactly that. */
+function okResultCount(buf: Buffer, start: number, end: number): number {
   if (end - start < 4) throw new ProtocolError('OK body shorter than its count');
   const count = buf.readUInt32BE(start);
   if (end - start !== 4 + 4 * count)
     throw new ProtocolError(`OK body does not hold ${count} results`);
+  return count;
+}
+
+function parseOk(buf: Buffer, start: number, end: number): ControlFrame {
+  const count = okResultCount(buf, start, end);
   const results = new Array<number>(count);
   for (let i = 0, offset = start + 4; i < count; i++, offset += 4)
     results[i] = buf.readUInt32BE(offset);
