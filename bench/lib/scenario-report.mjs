@@ -96,7 +96,7 @@ export function printReport({
   );
   rateSection(
     'fanout',
-    'Fan-out: 10,000 subscriptions on one connection',
+    'Fan-out: one subscription per simulated user, all on one connection',
     [
       'One subscription per simulated user; the publisher goes round-robin over them, in',
       'subscription order or (scattered) every 7,919th channel, as events for users arrive.',
