@@ -41,6 +41,21 @@ describe('bufferView', () => {
     );
   });
 
+  it('views each buffer over its own memory when views of several alternate', () => {
+    // Three Buffers over one pooled ArrayBuffer at different offsets, and one of their own.
+    const first = Buffer.from('aaaa-first');
+    const second = Buffer.from('bbbb-second');
+    const third = first.subarray(5);
+    const own = Buffer.alloc(8, 0x6f);
+    const order = [first, second, first, third, own, third, second, own, first];
+    for (const buf of order) {
+      const view = bufferView(buf, 1, 4);
+      expect(view.equals(buf.subarray(1, 4))).toBe(true);
+      expect(view.buffer).toBe(buf.buffer);
+      expect(view.byteOffset).toBe(buf.byteOffset + 1);
+    }
+  });
+
   it('gives ReceivedMessage.data, once per message', () => {
     const chunk = Buffer.from('chan\nbody\n');
     const message = new ReceivedMessage('chan', chunk, 5, 9);

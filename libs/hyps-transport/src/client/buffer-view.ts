@@ -25,11 +25,26 @@ function findViewConstructor(): ViewConstructor | null {
 const ViewBuffer = findViewConstructor();
 
 /**
+ * The Buffer last viewed, and its memory. Reading `buf.buffer` costs about 20 ns (a builtin
+ * getter the compiler does not inline): more than the view itself. A delivery views the chunk it
+ * arrived in, and the deliveries of one chunk come one after another, so one remembered chunk
+ * saves nearly every read. It keeps that one Buffer alive until another is viewed.
+ */
+let lastViewed: Buffer | null = null;
+let lastMemory: ArrayBufferLike = new ArrayBuffer(0);
+let lastByteOffset = 0;
+
+/**
  * `buf.subarray(start, end)`, made without subarray's species lookup: the same kind of Buffer
- * over the same memory, at a third of the cost (about 20 ns against 65 on Node 20), which a
+ * over the same memory, at a fifth of the cost (about 15 ns against 65 on Node 20), which a
  * delivery pays for every message whose `data` its subscriber reads.
  */
 export function bufferView(buf: Buffer, start: number, end: number): Buffer {
   if (ViewBuffer === null) return buf.subarray(start, end);
-  return new ViewBuffer(buf.buffer, buf.byteOffset + start, end - start);
+  if (buf !== lastViewed) {
+    lastViewed = buf;
+    lastMemory = buf.buffer;
+    lastByteOffset = buf.byteOffset;
+  }
+  return new ViewBuffer(lastMemory, lastByteOffset + start, end - start);
 }
