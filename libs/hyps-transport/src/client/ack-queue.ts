@@ -72,11 +72,12 @@ export class AckQueue {
    * u32be values from `buf[resultsStart]` (the decoder has checked that they are all there), so an
    * OK answering thousands of publishes costs no array.
    */
-  settleOk(buf: Uint8Array, resultsStart: number, count: number): void {
+  settleOk(buf: Buffer, resultsStart: number, count: number): void {
     if (count > this.count) {
       throw new ProtocolError(`OK for ${count} commands but only ${this.count} are waiting`);
     }
     for (let i = 0, offset = resultsStart; i < count; i++, offset += 4) {
+      // By hand: Buffer#readUInt32BE's argument checks cost a third more per publish here.
       const result =
         buf[offset]! * 0x1000000 +
         ((buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!);

@@ -208,6 +208,7 @@ export class FrameDecoder {
         end,
       );
     } else if (first === Opcode.OK && this.okSink !== null) {
+      // The results follow the opcode and the u32be count.
       this.okSink.onOk(buf, bodyStart + 5, okResultCount(buf, bodyStart + 1, end));
     } else {
       this.sink.onControl(this.parseControl(first, buf, bodyStart + 1, end));
