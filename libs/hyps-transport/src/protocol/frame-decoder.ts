@@ -68,8 +68,8 @@ export class FrameDecoder {
   private frame: Buffer | null = null;
   private frameFill = 0;
   private failed = false;
-  /** The sink, when it takes OK frames through onOk (only frames from the broker carry OK). */
-  private readonly okSink: Required<Pick<FrameSink, 'onOk'>> | null;
+  /** The sink takes OK frames through onOk (only frames from the broker carry OK). */
+  private readonly okInPlace: boolean;
 
   constructor(
     private readonly sink: FrameSink,
@@ -79,10 +79,7 @@ export class FrameDecoder {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.groupAllowance =
       options.from === 'broker' ? (options.maxChannelBytes ?? DEFAULT_MAX_CHANNEL_BYTES) + 2 : 0;
-    this.okSink =
-      options.from === 'broker' && sink.onOk !== undefined
-        ? (sink as Required<Pick<FrameSink, 'onOk'>>)
-        : null;
+    this.okInPlace = options.from === 'broker' && sink.onOk !== undefined;
   }
 
   /** True while part of a frame has arrived and the rest has not (for the frame timeout). */
@@ -207,9 +204,9 @@ export class FrameDecoder {
         first === NEWLINE ? bodyStart : recordChannelEnd(buf, bodyStart, end),
         end,
       );
-    } else if (first === Opcode.OK && this.okSink !== null) {
+    } else if (first === Opcode.OK && this.okInPlace) {
       // The results follow the opcode and the u32be count.
-      this.okSink.onOk(buf, bodyStart + 5, okResultCount(buf, bodyStart + 1, end));
+      this.sink.onOk!(buf, bodyStart + 5, okResultCount(buf, bodyStart + 1, end));
     } else {
       this.sink.onControl(this.parseControl(first, buf, bodyStart + 1, end));
     }
