@@ -178,15 +178,11 @@ describe('WriteBatcher', () => {
 
 describe('LocalRouter', () => {
   function subscriber(patterns: string[], group: string | undefined, sink: string[], name: string) {
-    return new LocalSubscriber(
-      patterns,
-      group,
-      {
-        next: (message: ReceivedMessage) =>
-          sink.push(`${name}:${message.channel}:${message.text()}`),
-      },
-      () => undefined,
-    );
+    return new LocalSubscriber(patterns, group, {
+      next: (message: ReceivedMessage) => sink.push(`${name}:${message.channel}:${message.text()}`),
+      error: () => undefined,
+      complete: () => undefined,
+    });
   }
 
   function deliver(router: LocalRouter, channel: string, text: string, group?: string): void {

@@ -30,6 +30,7 @@ export class DirectSubscriber extends Subscription {
   private readonly onNext: ((value: HypsMessage) => void) | undefined;
   private readonly observer: Partial<Observer<HypsMessage>> | undefined;
   private stopped = false;
+  private registration: { detach(): void } | undefined;
   /**
    * What a router may call instead of next() while this subscriber is registered with it: the
    * application's function, or its observer object when that has a next method (called on the
@@ -82,8 +83,22 @@ export class DirectSubscriber extends Subscription {
     this.unsubscribe();
   }
 
+  /**
+   * Sets what unsubscribing undoes (the registration with the client), run before the other
+   * finalizers; at once when this subscriber has already ended. Kept as a field rather than
+   * added as a finalizer: that would cost a closure and a finalizer array per subscriber.
+   */
+  detachWith(registration: { detach(): void }): void {
+    if (this.closed) registration.detach();
+    else this.registration = registration;
+  }
+
   override unsubscribe(): void {
     this.stopped = true;
+    if (this.closed) return;
+    const registration = this.registration;
+    this.registration = undefined;
+    registration?.detach();
     super.unsubscribe();
   }
 }

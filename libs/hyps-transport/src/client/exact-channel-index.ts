@@ -1,4 +1,12 @@
 import { BytesMap } from '../protocol/bytes-map.js';
+import {
+  hasMember,
+  memberArray,
+  soleMember,
+  withMember,
+  withoutMember,
+  type Members,
+} from './members.js';
 
 /**
  * The local subscribers of exact channels, found by the channel bytes of a delivery: no string
@@ -13,7 +21,7 @@ import { BytesMap } from '../protocol/bytes-map.js';
  */
 export class ExactChannelIndex<T, D = T> {
   /** Channel name -> its subscribers, to change. */
-  private readonly channels = new BytesMap<Set<T>>('utf8');
+  private readonly channels = new BytesMap<Members<T>>('utf8');
   /**
    * Per channel id: its subscribers as an array to deliver from, rebuilt on the first delivery
    * after a change (null until then); a loop over the old one is unaffected.
@@ -63,7 +71,7 @@ export class ExactChannelIndex<T, D = T> {
 
   /** The channel's subscribers in subscription order, as an array that is never mutated. */
   subscribersOf(id: number): readonly T[] {
-    return (this.snapshots[id] ??= [...this.channels.valueOf(id)]);
+    return (this.snapshots[id] ??= memberArray(this.channels.valueOf(id)));
   }
 
   /** The delivery targets of subscribersOf(id), index for index; never mutated either. */
@@ -74,28 +82,33 @@ export class ExactChannelIndex<T, D = T> {
   add(name: string, item: T): void {
     let id = this.channels.idOf(name);
     if (id < 0) {
-      id = this.channels.set(name, new Set());
+      id = this.channels.set(name, item);
       this.hot[2 * id] = name;
+    } else {
+      this.channels.setValue(id, withMember(this.channels.valueOf(id), item));
     }
-    const members = this.channels.valueOf(id);
-    members.add(item);
-    this.changes++;
-    this.snapshots[id] = null;
-    this.targetSnapshots[id] = null;
-    this.hot[2 * id + 1] = members.size === 1 ? this.deliveryTargetOf(item) : undefined;
+    this.changed(id, this.channels.valueOf(id));
   }
 
   /** Removes `item` from `name`; the channel goes when its last item does. */
   remove(name: string, item: T): void {
     const id = this.channels.idOf(name);
-    const members = id < 0 ? undefined : this.channels.valueOf(id);
-    if (members === undefined || !members.delete(item)) return;
-    // Also when the channel goes: its id may be reused, and neither may outlive it.
+    if (id < 0) return;
+    const members = this.channels.valueOf(id);
+    if (!hasMember(members, item)) return;
+    const left = withoutMember(members, item);
+    // Also when the channel goes: its id may be reused, and nothing of it may outlive it.
+    this.changed(id, left);
+    if (left === undefined) this.channels.delete(name);
+    else this.channels.setValue(id, left);
+  }
+
+  /** After channel `id`'s members changed to `members`: drops its snapshots, sets its sole target. */
+  private changed(id: number, members: Members<T> | undefined): void {
     this.changes++;
     this.snapshots[id] = null;
     this.targetSnapshots[id] = null;
-    const sole = members.size === 1 ? members.values().next().value : undefined;
+    const sole = soleMember(members);
     this.hot[2 * id + 1] = sole === undefined ? undefined : this.deliveryTargetOf(sole);
-    if (members.size === 0) this.channels.delete(name);
   }
 }

@@ -63,6 +63,22 @@ function failPublish(error: Error, callback: PublishCallback | undefined): Promi
 }
 
 /**
+ * What attach returns for one local subscriber: an object, where a `detach` closure would keep a
+ * closure and its scope alive for every subscription (thousands on one client).
+ */
+class Registration implements Attachment {
+  constructor(
+    readonly ready: Promise<void>,
+    private readonly subscriber: LocalSubscriber,
+    private readonly release: (subscriber: LocalSubscriber) => void,
+  ) {}
+
+  detach(): void {
+    this.release(this.subscriber);
+  }
+}
+
+/**
  * A Hyps client: one TCP connection to the broker that carries every publish and every local
  * subscription, batched per tick, with reconnect. Framework-free; the Nest adapters wrap it.
  */
@@ -93,6 +109,8 @@ export class HypsClient {
   private brokerInfo: InfoPayload | undefined;
   private droppedTotal = 0;
   private readonly listeners = new ClientEvents();
+  /** Undoes attach(): one function for every Registration. */
+  private readonly release = (subscriber: LocalSubscriber): void => this.detach(subscriber);
   private readonly channelNames = new ChannelNameMemo();
   private readonly groupNames = new ChannelNameMemo();
   private readonly events: ConnectionEvents = {
@@ -224,12 +242,8 @@ export class HypsClient {
     const list = Array.isArray(patterns) ? patterns : [patterns];
     const problem = this.subscriptionProblem(list, options.group);
     return new MessageObservable((subscriber) => {
-      const onEnd = (error: Error | undefined): void => {
-        if (error) subscriber.error(error);
-        else subscriber.complete();
-      };
-      if (problem) return this.refuse(problem, onEnd);
-      return this.attach(list, options.group, subscriber, onEnd);
+      if (problem) return this.refuse(problem, subscriber);
+      return this.attach(list, options.group, subscriber);
     }, problem);
   }
 
@@ -238,9 +252,13 @@ export class HypsClient {
     const list = Array.isArray(patterns) ? patterns : [patterns];
     const problem = this.subscriptionProblem(list, options.group);
     return new PullSubscription(options, (pull) => {
-      const onEnd = (error: Error | undefined): void => pull.end(error);
-      if (problem) return this.refuse(problem, onEnd);
-      return this.attach(list, options.group, { next: (message) => pull.push(message) }, onEnd);
+      const target: MessageTarget = {
+        next: (message) => pull.push(message),
+        error: (error) => pull.end(error),
+        complete: () => pull.end(undefined),
+      };
+      if (problem) return this.refuse(problem, target);
+      return this.attach(list, options.group, target);
     });
   }
 
@@ -265,29 +283,28 @@ export class HypsClient {
     }
   }
 
-  private refuse(error: Error, onEnd: (error: Error) => void): Attachment {
-    onEnd(error);
+  private refuse(error: Error, target: Pick<MessageTarget, 'error'>): Attachment {
+    target.error(error);
     const ready = Promise.reject(error);
     ready.catch(noop);
     return { ready, detach: noop };
   }
 
-  private attach(
-    patterns: string[],
-    group: string | undefined,
-    target: MessageTarget,
-    onEnd: (error: Error | undefined) => void,
-  ): Attachment {
-    if (this.phase === 'closed') return this.refuse(new ClientClosedError(), onEnd);
-    if (this.phase === 'failed') return this.refuse(this.notConnectedError(), onEnd);
+  private attach(patterns: string[], group: string | undefined, target: MessageTarget): Attachment {
+    if (this.phase === 'closed') return this.refuse(new ClientClosedError(), target);
+    if (this.phase === 'failed') return this.refuse(this.notConnectedError(), target);
     if (this.phase === 'idle') this.connect().catch(noop);
-    const subscriber = new LocalSubscriber(patterns, group, target, onEnd);
+    const subscriber = new LocalSubscriber(patterns, group, target);
     const created = this.router.add(subscriber);
     const connection = this.connection;
     if (connection) for (const entry of created) this.sendSub(connection, entry);
-    const ready = Promise.all(subscriber.entries.map((entry) => entry.whenAcked())).then(noop);
+    const { entries } = subscriber;
+    const ready =
+      entries.length === 1
+        ? entries[0]!.whenAcked()
+        : Promise.all(entries.map((entry) => entry.whenAcked())).then(noop);
     ready.catch(noop);
-    return { ready, detach: () => this.detach(subscriber) };
+    return new Registration(ready, subscriber, this.release);
   }
 
   private detach(subscriber: LocalSubscriber): void {

@@ -3,14 +3,26 @@ import { matchesPattern, tokenize } from '../protocol/pattern.js';
 import { PatternTrie } from '../protocol/pattern-trie.js';
 import { ChannelNameMemo } from './channel-name-memo.js';
 import { ExactChannelIndex } from './exact-channel-index.js';
+import { memberArray, withMember, withoutMember, type Members } from './members.js';
 import { ReceivedMessage } from './message.js';
 import { reportUnhandled } from './unhandled-error.js';
 
-/** One pattern of a local subscriber, parsed once. */
-interface ParsedPattern {
-  readonly pattern: string;
-  readonly tokens: readonly string[];
-  readonly wildcard: boolean;
+/**
+ * One pattern of a local subscriber, parsed once. Only a wildcard keeps its tokens: an exact
+ * channel (most subscriptions, one per user) would keep an array and a string per token for
+ * nothing.
+ */
+type ParsedPattern =
+  | { readonly pattern: string; readonly wildcard: false }
+  | { readonly pattern: string; readonly wildcard: true; readonly tokens: readonly string[] };
+
+function parsePattern(pattern: string): ParsedPattern {
+  // Without '*' or '>' no token can be a wildcard: no need to split the name.
+  if (!pattern.includes('*') && !pattern.includes('>')) return { pattern, wildcard: false };
+  const tokens = tokenize(pattern);
+  return isWildcardPattern(tokens)
+    ? { pattern, wildcard: true, tokens }
+    : { pattern, wildcard: false };
 }
 
 /**
@@ -20,6 +32,10 @@ interface ParsedPattern {
  */
 export interface MessageTarget {
   next(message: ReceivedMessage): void;
+  /** The consumer ends with an error: a failed SUB, or the client gave up. */
+  error(error: Error): void;
+  /** The consumer ends without one: the client was closed. */
+  complete(): void;
   /**
    * The application's handler behind this target (DirectSubscriber.callee), which the router
    * delivers to directly: always for a channel's sole subscriber, and for several while none
@@ -61,14 +77,10 @@ export class LocalSubscriber {
   constructor(
     patterns: readonly string[],
     readonly group: string | undefined,
-    /** Where its messages go: an RxJS subscriber, or a pull subscription's buffer. */
+    /** Where its messages and its end go: an RxJS subscriber, or a pull subscription's buffer. */
     readonly target: MessageTarget,
-    private readonly onEnd: (error: Error | undefined) => void,
   ) {
-    this.patterns = [...new Set(patterns)].map((pattern) => {
-      const tokens = tokenize(pattern);
-      return { pattern, tokens, wildcard: isWildcardPattern(tokens) };
-    });
+    this.patterns = [...new Set(patterns)].map(parsePattern);
   }
 
   deliver(message: ReceivedMessage): void {
@@ -79,7 +91,8 @@ export class LocalSubscriber {
   end(error: Error | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    this.onEnd(error);
+    if (error) this.target.error(error);
+    else this.target.complete();
   }
 
   /** True when one of its patterns matches the channel (`tokens` computed on first need). */
@@ -100,10 +113,11 @@ export class LocalSubscriber {
  * it: SUB goes out when the first one arrives, UNSUB when the last one leaves.
  */
 export class SubEntry {
-  readonly members = new Set<LocalSubscriber>();
+  private members: Members<LocalSubscriber> | undefined;
   /** The broker acknowledged the SUB on the current connection. */
   acked = false;
-  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  /** Null while nobody waits: an array grown by push keeps room for 17, for every entry. */
+  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> | null = null;
 
   constructor(
     readonly key: string,
@@ -111,20 +125,41 @@ export class SubEntry {
     readonly group: string | undefined,
   ) {}
 
+  addMember(subscriber: LocalSubscriber): void {
+    this.members = withMember(this.members, subscriber);
+  }
+
+  /** Removes a member; true when none is left. */
+  removeMember(subscriber: LocalSubscriber): boolean {
+    this.members = withoutMember(this.members, subscriber);
+    return this.members === undefined;
+  }
+
+  /** The members, as a new array. */
+  memberList(): LocalSubscriber[] {
+    return memberArray(this.members);
+  }
+
   /** Resolves when the SUB is acknowledged (at once if it already is). */
   whenAcked(): Promise<void> {
     if (this.acked) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => (this.waiters ??= []).push({ resolve, reject }));
   }
 
   markAcked(): void {
     this.acked = true;
-    for (const waiter of this.waiters.splice(0)) waiter.resolve();
+    for (const waiter of this.takeWaiters()) waiter.resolve();
   }
 
   markFailed(error: Error): void {
     this.acked = false;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    for (const waiter of this.takeWaiters()) waiter.reject(error);
+  }
+
+  private takeWaiters(): readonly { resolve: () => void; reject: (error: Error) => void }[] {
+    const waiters = this.waiters ?? [];
+    this.waiters = null;
+    return waiters;
   }
 }
 
@@ -178,7 +213,8 @@ export class LocalRouter {
   add(subscriber: LocalSubscriber): SubEntry[] {
     const created: SubEntry[] = [];
     const { group } = subscriber;
-    for (const { pattern } of subscriber.patterns) {
+    // Made by map, not push: an array grown by push keeps room for 17 entries.
+    subscriber.entries = subscriber.patterns.map(({ pattern }) => {
       const key = entryKey(pattern, group);
       let entry = this.entries.get(key);
       if (!entry) {
@@ -186,9 +222,9 @@ export class LocalRouter {
         this.entries.set(key, entry);
         created.push(entry);
       }
-      entry.members.add(subscriber);
-      subscriber.entries.push(entry);
-    }
+      entry.addMember(subscriber);
+      return entry;
+    });
     this.subscribers.add(subscriber);
     if (group === undefined) this.indexPlain(subscriber);
     else this.joinGroup(subscriber, group);
@@ -200,8 +236,7 @@ export class LocalRouter {
     if (!this.subscribers.delete(subscriber)) return [];
     const released: SubEntry[] = [];
     for (const entry of subscriber.entries) {
-      entry.members.delete(subscriber);
-      if (entry.members.size === 0 && this.entries.get(entry.key) === entry) {
+      if (entry.removeMember(subscriber) && this.entries.get(entry.key) === entry) {
         this.entries.delete(entry.key);
         released.push(entry);
       }
@@ -223,7 +258,7 @@ export class LocalRouter {
    */
   fail(entry: SubEntry): LocalSubscriber[] {
     if (this.isCurrent(entry)) this.entries.delete(entry.key);
-    return [...entry.members];
+    return entry.memberList();
   }
 
   /** Every subscriber, as a copy safe to end one by one. */

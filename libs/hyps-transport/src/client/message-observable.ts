@@ -84,7 +84,7 @@ export class MessageObservable extends Observable<HypsMessage> implements HypsSu
     const attachment = this.attachSink(direct);
     this.followReady(attachment);
     // Runs at once if the subscription already ended (e.g. refused on attach).
-    direct.add(() => attachment.detach());
+    direct.detachWith(attachment);
     return direct;
   }
 }

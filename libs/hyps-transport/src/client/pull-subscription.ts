@@ -48,7 +48,7 @@ export class PullSubscription implements HypsPullSubscription, AsyncIterator<Ite
   private readonly waiters: Waiter[] = [];
   private finished = false;
   private failure: Error | undefined;
-  private readonly detach: () => void;
+  private readonly attachment: Attachment;
   private readonly maxBufferedBytes: number;
   private readonly idleTimeoutMs: number | undefined;
 
@@ -58,7 +58,7 @@ export class PullSubscription implements HypsPullSubscription, AsyncIterator<Ite
     const attachment = attach(this);
     this.ready = attachment.ready;
     this.ready.catch(() => undefined);
-    this.detach = attachment.detach;
+    this.attachment = attachment;
   }
 
   get dropped(): number {
@@ -97,7 +97,7 @@ export class PullSubscription implements HypsPullSubscription, AsyncIterator<Ite
   async close(): Promise<void> {
     this.clearQueue();
     this.end(undefined);
-    this.detach();
+    this.attachment.detach();
   }
 
   next(): Promise<IteratorResult<Item>> {
