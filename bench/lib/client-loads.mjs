@@ -2,6 +2,8 @@
 // client-adapters.mjs: a windowed throughput load (any number of publisher connections, subscriber
 // connections, channels and local subscribers), a paced latency load, and the server memory that
 // 10,000 subscriptions cost. Every wait is bounded; every connection is closed however a run ends.
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { connectMany, withTimeout } from './client-adapters.mjs';
 import { ownCpuSeconds, processCpuSeconds, processRssBytes } from './machine.mjs';
 import { sleep, waitUntil } from './net.mjs';
@@ -278,25 +280,42 @@ export async function runLatency({
   }
 }
 
+let collectGarbage;
+/** This process's live JS heap after two full collections (gc exposed on first use). */
+function liveHeapBytes() {
+  if (!collectGarbage) {
+    v8.setFlagsFromString('--expose-gc');
+    collectGarbage = runInNewContext('gc');
+  }
+  collectGarbage();
+  collectGarbage();
+  return process.memoryUsage().heapUsed;
+}
+
 /**
- * Server memory of `count` subscriptions on one connection: VmRSS of the server process after
- * the subscriber connected and after every subscription was confirmed and `settleMs` passed.
+ * Memory of `count` subscriptions on one connection: VmRSS of the server process after the
+ * subscriber connected and after every subscription was confirmed and `settleMs` passed, and
+ * the live JS heap of this process (the client library's own subscription state; the channel
+ * names exist before the first reading) at the same two points.
  */
 export async function measureSubscriptionRss({ adapter, port, serverPid, count, settleMs = 500 }) {
   const conn = await adapter.connect(port, 'bench-rss');
+  const channels = userChannels(count);
   try {
     await sleep(200);
     const before = processRssBytes(serverPid);
+    const clientBefore = liveHeapBytes();
     await withTimeout(
-      conn.subscribe(userChannels(count), () => noop),
+      conn.subscribe(channels, () => noop),
       SETUP_TIMEOUT_MS,
       `${adapter.id} subscribe`,
     );
     await sleep(settleMs);
     const after = processRssBytes(serverPid);
+    const clientHeapDelta = liveHeapBytes() - clientBefore;
     const errors = collectErrors([conn]);
     if (errors.length > 0) throw new Error(`${adapter.id}: ${errors.slice(0, 3).join('; ')}`);
-    return { before, after, delta: after - before };
+    return { before, after, delta: after - before, clientHeapDelta };
   } finally {
     await closeAll([conn]);
   }

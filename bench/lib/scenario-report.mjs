@@ -142,9 +142,9 @@ export function printReport({
     'publishers',
   );
   if (results.has('rss/hyps') || results.has('rss/redis') || results.has('rss/nats')) {
-    out('\n### Server memory: 10,000 subscriptions on one connection\n');
-    out('VmRSS of the server, a fresh server process per measurement; ratios below 1 mean Hyps');
-    out('uses less.\n');
+    out('\n### Memory: 10,000 subscriptions on one connection\n');
+    out('VmRSS of the server, a fresh server process per measurement, and the live JS heap the');
+    out('client library keeps for them in this process; ratios below 1 mean Hyps uses less.\n');
     const mib = (pick) => ({
       summaryOf: summaryOf('rss', (run) => pick(run) / MiB),
       format: (summary) => decimalSpread(summary, 1),
@@ -161,8 +161,13 @@ export function printReport({
             summaryOf: summaryOf('rss', (run) => run.delta / 10_000),
             format: (summary) => (summary ? formatSpread(summary) : 'n/a'),
           },
+          {
+            label: 'client heap per subscription (bytes)',
+            summaryOf: summaryOf('rss', (run) => run.clientHeapDelta / 10_000),
+            format: (summary) => (summary ? formatSpread(summary) : 'n/a'),
+          },
         ],
-        'server memory',
+        'memory',
       ),
     );
   }
