@@ -6,7 +6,7 @@ import {
   withMember,
   withoutMember,
   type Members,
-} from '../../libs/hyps-transport/src/client/members.js';
+} from '../../libs/hyps-transport/src/protocol/members.js';
 
 interface Item {
   readonly id: number;

@@ -1,5 +1,12 @@
-import { isWildcardPattern } from '../protocol/channel.js';
 import { BytesMap } from '../protocol/bytes-map.js';
+import {
+  forEachMember,
+  hasMember,
+  withMember,
+  withoutMember,
+  type Members,
+} from '../protocol/members.js';
+import { wildcardTokens } from '../protocol/pattern.js';
 import { PatternTrie } from '../protocol/pattern-trie.js';
 
 /**
@@ -9,7 +16,8 @@ import { PatternTrie } from '../protocol/pattern-trie.js';
 export interface Subscription<C> {
   readonly owner: C;
   readonly pattern: string;
-  readonly tokens: readonly string[];
+  /** A wildcard pattern's tokens; null for an exact channel, which needs none. */
+  readonly tokens: readonly string[] | null;
   /** Null for a plain subscription. */
   readonly group: string | null;
 }
@@ -43,7 +51,7 @@ const MAX_CACHED_ROUTES = 65_536;
  * and a per-channel cache of computed routes, invalidated on changes that can affect it.
  */
 export class RoutingTable<C> {
-  private readonly exact = new Map<string, Set<Subscription<C>>>();
+  private readonly exact = new Map<string, Members<Subscription<C>>>();
   private readonly wildcard = new PatternTrie<Subscription<C>>();
   /** Keyed by the channel's latin1 string, found by its wire bytes (no string per publish). */
   private readonly cache = new BytesMap<Route<C>>('latin1');
@@ -100,7 +108,7 @@ export class RoutingTable<C> {
       if (!members) groups.set(subscription.group, (members = new Set()));
       members.add(subscription.owner);
     };
-    this.exact.get(channel)?.forEach(visit);
+    forEachMember(this.exact.get(channel), visit);
     if (this.wildcard.size > 0) this.wildcard.match(channel.split('.'), visit);
     const route: Route<C> = {
       plain: [...plain],
@@ -114,15 +122,15 @@ export class RoutingTable<C> {
   }
 
   add(owner: C, pattern: string, group: string | null): Subscription<C> {
-    const tokens = pattern.split('.');
+    const tokens = wildcardTokens(pattern);
     const subscription: Subscription<C> = { owner, pattern, tokens, group };
-    if (isWildcardPattern(tokens)) {
+    if (tokens !== null) {
       this.wildcard.add(tokens, subscription);
       this.cache.clear();
     } else {
-      let set = this.exact.get(pattern);
-      if (!set) this.exact.set(pattern, (set = new Set()));
-      set.add(subscription);
+      const members = this.exact.get(pattern);
+      const added = withMember(members, subscription);
+      if (added !== members) this.exact.set(pattern, added);
       this.cache.delete(pattern);
     }
     if (group !== null) this.retainGroup(group);
@@ -133,13 +141,15 @@ export class RoutingTable<C> {
 
   remove(subscription: Subscription<C>): void {
     const { pattern, tokens, group } = subscription;
-    if (isWildcardPattern(tokens)) {
+    if (tokens !== null) {
       if (!this.wildcard.remove(tokens, subscription)) return;
       this.cache.clear();
     } else {
-      const set = this.exact.get(pattern);
-      if (!set?.delete(subscription)) return;
-      if (set.size === 0) this.exact.delete(pattern);
+      const members = this.exact.get(pattern);
+      if (!hasMember(members, subscription)) return;
+      const left = withoutMember(members, subscription);
+      if (left === undefined) this.exact.delete(pattern);
+      else if (left !== members) this.exact.set(pattern, left);
       this.cache.delete(pattern);
     }
     if (group !== null) this.releaseGroup(group);

@@ -6,7 +6,7 @@ import {
   withMember,
   withoutMember,
   type Members,
-} from './members.js';
+} from '../protocol/members.js';
 
 /**
  * The local subscribers of exact channels, found by the channel bytes of a delivery: no string

@@ -1,9 +1,8 @@
-import { isWildcardPattern } from '../protocol/channel.js';
-import { matchesPattern, tokenize } from '../protocol/pattern.js';
+import { memberArray, withMember, withoutMember, type Members } from '../protocol/members.js';
+import { matchesPattern, tokenize, wildcardTokens } from '../protocol/pattern.js';
 import { PatternTrie } from '../protocol/pattern-trie.js';
 import { ChannelNameMemo } from './channel-name-memo.js';
 import { ExactChannelIndex } from './exact-channel-index.js';
-import { memberArray, withMember, withoutMember, type Members } from './members.js';
 import { ReceivedMessage } from './message.js';
 import { reportUnhandled } from './unhandled-error.js';
 
@@ -17,12 +16,8 @@ type ParsedPattern =
   | { readonly pattern: string; readonly wildcard: true; readonly tokens: readonly string[] };
 
 function parsePattern(pattern: string): ParsedPattern {
-  // Without '*' or '>' no token can be a wildcard: no need to split the name.
-  if (!pattern.includes('*') && !pattern.includes('>')) return { pattern, wildcard: false };
-  const tokens = tokenize(pattern);
-  return isWildcardPattern(tokens)
-    ? { pattern, wildcard: true, tokens }
-    : { pattern, wildcard: false };
+  const tokens = wildcardTokens(pattern);
+  return tokens === null ? { pattern, wildcard: false } : { pattern, wildcard: true, tokens };
 }
 
 /**

@@ -1,3 +1,5 @@
+import { isWildcardPattern } from './channel.js';
+
 /**
  * Pattern matching on token arrays (PROTOCOL.md section 2): `*` matches exactly one token, `>` as
  * the last token matches one or more.
@@ -32,4 +34,15 @@ export function patternCovers(outer: readonly string[], inner: readonly string[]
 /** Splits a channel or pattern into its tokens. */
 export function tokenize(name: string): string[] {
   return name.split('.');
+}
+
+/**
+ * A wildcard pattern's tokens, or null for an exact channel. A name without '*' or '>' is not
+ * split at all: a subscription to an exact channel (the common one, a channel per user) keeps no
+ * token array and no token strings.
+ */
+export function wildcardTokens(pattern: string): string[] | null {
+  if (!pattern.includes('*') && !pattern.includes('>')) return null;
+  const tokens = tokenize(pattern);
+  return isWildcardPattern(tokens) ? tokens : null;
 }
