@@ -47,4 +47,29 @@ describe('RoutingTable, exact channels', () => {
     expect(table.wildcardCount).toBe(0);
     expect(routeOf(table, 'a.b*').plain).toEqual(['conn-exact']);
   });
+
+  it("names a route's only receiver while it has one plain connection and no group", () => {
+    const table = new RoutingTable<string>();
+    const sole = (channel: string): string | undefined =>
+      table.soleReceiverOf(table.route(channel));
+    expect(sole('user.1')).toBeUndefined();
+    const a = table.add('conn-a', 'user.1', null);
+    expect(sole('user.1')).toBe('conn-a');
+    // A second subscription of the same connection still makes one receiver.
+    const again = table.add('conn-a', 'user.>', null);
+    expect(sole('user.1')).toBe('conn-a');
+    table.remove(again);
+    const b = table.add('conn-b', 'user.1', null);
+    expect(sole('user.1')).toBeUndefined();
+    table.remove(b);
+    expect(sole('user.1')).toBe('conn-a');
+    const g = table.add('conn-g', 'user.1', 'workers');
+    expect(sole('user.1')).toBeUndefined();
+    table.remove(g);
+    table.remove(a);
+    expect(sole('user.1')).toBeUndefined();
+    // A cache id reused for another channel does not keep the old receiver.
+    table.add('conn-c', 'other', null);
+    expect(sole('other')).toBe('conn-c');
+  });
 });

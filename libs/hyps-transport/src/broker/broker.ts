@@ -164,10 +164,39 @@ export class Broker implements ConnectionHost {
     frameEnd: number,
   ): void {
     const channelStart = frameStart + PREFIX_BYTES;
-    const route =
-      from.routeMemo.lookup(buf, channelStart, channelEnd, this.routes) ??
-      this.resolveRoute(from, buf, channelStart, channelEnd);
-    if (route === null) return;
+    let id = from.routeMemo.lookup(buf, channelStart, channelEnd, this.routes);
+    if (id < 0) id = this.resolveRoute(from, buf, channelStart, channelEnd);
+    if (id < 0) return;
+    const sole = this.routes.soleReceiverOf(id);
+    const delivered =
+      sole !== undefined
+        ? this.deliverToSole(sole, buf, frameStart, frameEnd)
+        : this.deliverToRoute(this.routes.routeOf(id), buf, frameStart, channelStart, frameEnd);
+    this.counters.published++;
+    this.counters.delivered += delivered;
+    from.answerOk(delivered);
+  }
+
+  /** A record to a route's only receiver; returns the deliveries made (0 or 1). */
+  private deliverToSole(
+    receiver: BrokerConnection,
+    buf: Buffer,
+    frameStart: number,
+    frameEnd: number,
+  ): number {
+    if (receiver.deliver(buf, frameStart, frameEnd)) return 1;
+    this.counters.dropped++;
+    return 0;
+  }
+
+  /** A record to every plain receiver of a route and one member per group; returns deliveries. */
+  private deliverToRoute(
+    route: Route<BrokerConnection>,
+    buf: Buffer,
+    frameStart: number,
+    channelStart: number,
+    frameEnd: number,
+  ): number {
     let delivered = 0;
     let dropped = 0;
     const plain = route.plain;
@@ -197,29 +226,27 @@ export class Broker implements ConnectionHost {
         dropped++;
       }
     }
-    this.counters.published++;
-    this.counters.delivered += delivered;
     this.counters.dropped += dropped;
-    from.answerOk(delivered);
+    return delivered;
   }
 
   /**
-   * The route of a channel not in the connection's memo: validated, permission-checked and
-   * remembered. Returns null after answering ERR.
+   * The route cache id of a channel not in the connection's memo: validated, permission-checked
+   * and remembered. Returns -1 after answering ERR.
    */
   private resolveRoute(
     from: BrokerConnection,
     buf: Buffer,
     channelStart: number,
     channelEnd: number,
-  ): Route<BrokerConnection> | null {
+  ): number {
     let id = this.routes.cachedAt(buf, channelStart, channelEnd);
     if (id < 0) {
       const { maxChannelBytes } = this.options;
       const problem = channelProblem(buf, channelStart, channelEnd, 'channel', maxChannelBytes);
       if (problem !== null) {
         from.answerError(ErrorCode.INVALID_CHANNEL, problem);
-        return null;
+        return -1;
       }
       id = this.routes.route(buf.toString('latin1', channelStart, channelEnd));
     }
@@ -227,10 +254,10 @@ export class Broker implements ConnectionHost {
     if (permissions && !permissions.canPublish(this.routes.channelOf(id).split('.'))) {
       const shown = buf.toString('utf8', channelStart, channelEnd);
       from.answerError(ErrorCode.PERMISSION_DENIED, `not allowed to publish to '${shown}'`);
-      return null;
+      return -1;
     }
     from.routeMemo.remember(id, this.routes.version);
-    return this.routes.routeOf(id);
+    return id;
   }
 
   subscribe(

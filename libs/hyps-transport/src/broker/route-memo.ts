@@ -1,4 +1,4 @@
-import type { Route, RoutingTable } from './routing-table.js';
+import type { RoutingTable } from './routing-table.js';
 
 /**
  * One connection's last published channel and its route. Publishers tend to send runs of records
@@ -15,11 +15,11 @@ export class RouteMemo<C> {
   private id = -1;
   private version = -1;
 
-  /** The remembered route when `buf[start..end)` is the remembered channel, else null. */
-  lookup(buf: Buffer, start: number, end: number, routes: RoutingTable<C>): Route<C> | null {
+  /** The remembered cache id when `buf[start..end)` is the remembered channel, else -1. */
+  lookup(buf: Buffer, start: number, end: number, routes: RoutingTable<C>): number {
     if (this.version !== routes.version || !routes.cachedMatches(this.id, buf, start, end))
-      return null;
-    return routes.routeOf(this.id);
+      return -1;
+    return this.id;
   }
 
   /** Remembers cache id `id` of the routing table at `version`. */

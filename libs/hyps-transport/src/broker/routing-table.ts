@@ -55,6 +55,12 @@ export class RoutingTable<C> {
   private readonly wildcard = new PatternTrie<Subscription<C>>();
   /** Keyed by the channel's latin1 string, found by its wire bytes (no string per publish). */
   private readonly cache = new BytesMap<Route<C>>('latin1');
+  /**
+   * Per cache id: the route's only receiver when it is one plain connection and no group (a
+   * channel per user, held by one app server), else undefined. Publishing to it reads no Route
+   * object and no arrays: with thousands of channels each of those is a likely cache miss.
+   */
+  private soleReceivers: (C | undefined)[] = [];
   private readonly groups = new Map<string, GroupState>();
   private count = 0;
   private changes = 0;
@@ -90,6 +96,11 @@ export class RoutingTable<C> {
     return this.cache.valueOf(id);
   }
 
+  /** The only receiver of the route under a live cache id, when it has exactly one plain one and no group. */
+  soleReceiverOf(id: number): C | undefined {
+    return this.soleReceivers[id];
+  }
+
   /** The channel (latin1 string of its wire bytes) under a live cache id. */
   channelOf(id: number): string {
     return this.cache.keyOf(id);
@@ -117,8 +128,25 @@ export class RoutingTable<C> {
         members: [...members],
       })),
     };
-    if (this.cache.size >= MAX_CACHED_ROUTES) this.cache.clear();
-    return this.cache.set(channel, route);
+    if (this.cache.size >= MAX_CACHED_ROUTES) this.clearCache();
+    const id = this.cache.set(channel, route);
+    this.soleReceivers[id] =
+      route.plain.length === 1 && route.groups.length === 0 ? route.plain[0] : undefined;
+    return id;
+  }
+
+  /** Drops every cached route (and with them the connections they name). */
+  private clearCache(): void {
+    this.cache.clear();
+    this.soleReceivers = [];
+  }
+
+  /** Drops the cached route of `channel`, if any. */
+  private forgetRoute(channel: string): void {
+    const id = this.cache.idOf(channel);
+    if (id < 0) return;
+    this.soleReceivers[id] = undefined;
+    this.cache.delete(channel);
   }
 
   add(owner: C, pattern: string, group: string | null): Subscription<C> {
@@ -126,12 +154,12 @@ export class RoutingTable<C> {
     const subscription: Subscription<C> = { owner, pattern, tokens, group };
     if (tokens !== null) {
       this.wildcard.add(tokens, subscription);
-      this.cache.clear();
+      this.clearCache();
     } else {
       const members = this.exact.get(pattern);
       const added = withMember(members, subscription);
       if (added !== members) this.exact.set(pattern, added);
-      this.cache.delete(pattern);
+      this.forgetRoute(pattern);
     }
     if (group !== null) this.retainGroup(group);
     this.count++;
@@ -143,14 +171,14 @@ export class RoutingTable<C> {
     const { pattern, tokens, group } = subscription;
     if (tokens !== null) {
       if (!this.wildcard.remove(tokens, subscription)) return;
-      this.cache.clear();
+      this.clearCache();
     } else {
       const members = this.exact.get(pattern);
       if (!hasMember(members, subscription)) return;
       const left = withoutMember(members, subscription);
       if (left === undefined) this.exact.delete(pattern);
       else if (left !== members) this.exact.set(pattern, left);
-      this.cache.delete(pattern);
+      this.forgetRoute(pattern);
     }
     if (group !== null) this.releaseGroup(group);
     this.count--;
