@@ -96,7 +96,7 @@ export class RoutingTable<C> {
     return this.cache.valueOf(id);
   }
 
-  /** The only receiver of the route under a live cache id, when it has exactly one plain one and no group. */
+  /** The route's only receiver under a live cache id: one plain connection and no group. */
   soleReceiverOf(id: number): C | undefined {
     return this.soleReceivers[id];
   }

@@ -103,7 +103,7 @@ export class ExactChannelIndex<T, D = T> {
     else this.channels.setValue(id, left);
   }
 
-  /** After channel `id`'s members changed to `members`: drops its snapshots, sets its sole target. */
+  /** After channel `id`'s members became `members`: drops its snapshots, sets its sole target. */
   private changed(id: number, members: Members<T> | undefined): void {
     this.changes++;
     this.snapshots[id] = null;
