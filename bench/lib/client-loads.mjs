@@ -2,10 +2,8 @@
 // client-adapters.mjs: a windowed throughput load (any number of publisher connections, subscriber
 // connections, channels and local subscribers), a paced latency load, and the server memory that
 // 10,000 subscriptions cost. Every wait is bounded; every connection is closed however a run ends.
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { connectMany, withTimeout } from './client-adapters.mjs';
-import { ownCpuSeconds, processCpuSeconds, processRssBytes } from './machine.mjs';
+import { collectGarbage, ownCpuSeconds, processCpuSeconds, processRssBytes } from './machine.mjs';
 import { sleep, waitUntil } from './net.mjs';
 import { payload } from './pubsub-loads.mjs';
 import { percentile } from './stats.mjs';
@@ -280,14 +278,8 @@ export async function runLatency({
   }
 }
 
-let collectGarbage;
-/** This process's live JS heap after two full collections (gc exposed on first use). */
+/** This process's live JS heap after two full collections. */
 function liveHeapBytes() {
-  if (!collectGarbage) {
-    v8.setFlagsFromString('--expose-gc');
-    collectGarbage = runInNewContext('gc');
-  }
-  collectGarbage();
   collectGarbage();
   return process.memoryUsage().heapUsed;
 }
