@@ -146,8 +146,8 @@ async function startServer(kind, prefix, nodeArgs = []) {
 }
 
 /**
- * The measured cases, in run order: { scenario, key, label, run(adapter, server) }. The
- * publisher counts are capped by the open-file limit (`notes` says so).
+ * The measured cases, in run order: { scenario, key, label, run(adapter, server),
+ * manySubscriptions }. The publisher counts are capped by the open-file limit (`notes` says so).
  */
 function buildCases(options, notes) {
   const timing = { warmupMs: options.warmupMs, durationMs: options.durationMs };
@@ -164,7 +164,8 @@ function buildCases(options, notes) {
     });
   if (!options.countAcks) notes.push('the window counts receptions only, for every system.');
   const cases = [];
-  const add = (scenario, key, label, run) => cases.push({ scenario, key, label, run });
+  const add = (scenario, key, label, run, manySubscriptions = false) =>
+    cases.push({ scenario, key, label, run, manySubscriptions });
   const want = options.scenarios;
   if (want.has('throughput')) {
     for (const size of options.sizes) {
@@ -186,6 +187,7 @@ function buildCases(options, notes) {
         `fanout${suffix}`,
         `${formatInt(count)} channels on 1 connection`,
         windowed({ size: 16, window: windowFor(16), channels }),
+        true,
       );
       if (count <= SCATTER_STRIDE || count % SCATTER_STRIDE === 0) continue;
       add(
@@ -193,6 +195,7 @@ function buildCases(options, notes) {
         `fanout-scattered${suffix}`,
         `${formatInt(count)} channels, scattered order`,
         windowed({ size: 16, window: windowFor(16), channels, channelStride: SCATTER_STRIDE }),
+        true,
       );
     }
   }
@@ -220,6 +223,7 @@ function buildCases(options, notes) {
         channels: ['bench.bcast'],
         localSubscribers: MANY,
       }),
+      true,
     );
   }
   if (want.has('latency')) {
@@ -276,10 +280,6 @@ async function runCases(cases, options, servers, results) {
         const server = servers[adapter.server];
         if (!server) continue;
         const tag = `${item.key.padEnd(18)} ${adapter.label.padEnd(18)} rep ${rep}`;
-        // Each rep starts from a collected heap, not amid the garbage of the rep before (after
-        // fan-out, 10,000 closed subscriptions): of two Hyps fan-out reps in a row, the second
-        // ran 25-45% slower, and not so once this process collected before each.
-        collectGarbage();
         try {
           const result = await item.run(adapter, server);
           const key = `${item.key}/${adapter.id}`;
@@ -289,6 +289,12 @@ async function runCases(cases, options, servers, results) {
         } catch (error) {
           console.log(`! ${tag} failed: ${error instanceof Error ? error.message : error}`);
         }
+        // A rep that closed 10,000 subscriptions collects their garbage, so the next rep does
+        // not run amid it: of two Hyps fan-out reps in a row, the second ran 25-45% slower
+        // until then. Not after every rep: a full GC leaves a small heap, and a load that then
+        // allocates GBs of socket buffers per second (4 KiB throughput) can make V8 mark without
+        // pause (a Mark-Compact every 35-40 ms), at a third of its usual rate.
+        if (item.manySubscriptions) collectGarbage();
       }
     }
   }
