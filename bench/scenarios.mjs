@@ -290,10 +290,10 @@ async function runCases(cases, options, servers, results) {
           console.log(`! ${tag} failed: ${error instanceof Error ? error.message : error}`);
         }
         // A rep that closed 10,000 subscriptions collects their garbage, so the next rep does
-        // not run amid it: of two Hyps fan-out reps in a row, the second ran 25-45% slower
-        // until then. Not after every rep: a full GC leaves a small heap, and a load that then
-        // allocates GBs of socket buffers per second (4 KiB throughput) can make V8 mark without
-        // pause (a Mark-Compact every 35-40 ms), at a third of its usual rate.
+        // not run amid it: of three Hyps fan-out reps in a row, the second was the slowest in 14
+        // runs of 14, by 8-34%, until then. Not after every rep: a full GC leaves a small heap,
+        // and a load that then moves GBs of socket buffers per second (4 KiB throughput) can make
+        // V8 mark without pause (a Mark-Compact every 33-40 ms), at a third of its usual rate.
         if (item.manySubscriptions) collectGarbage();
       }
     }
